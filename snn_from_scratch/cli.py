@@ -1,0 +1,50 @@
+"""Command line: ``python -m snn_from_scratch COMMAND [options]``.
+
+Each command lives in the module that owns the work and exposes ``main(argv) -> int``;
+this file only dispatches, so that adding a command never touches another's code.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: command -> (module, function, one-line help)
+COMMANDS = {
+    "tour": ("snn_from_scratch.tour", "main",
+             "prove every cell's gradients and train a quick comparison on MNIST-1D"),
+    "gradcheck": ("snn_from_scratch.proofs", "main",
+                  "print the finite-difference proof table (--cell NAME | --all)"),
+    "train": ("snn_from_scratch.train_cli", "main", "train and evaluate a network of one cell type"),
+    "reproduce": ("snn_from_scratch.experiments", "main",
+                  "run one of the papers' experiments (list them with `reproduce --list`)"),
+    "reference": ("snn_from_scratch.reference", "main",
+                  "export / compare reference gradients for other frameworks"),
+    "bench": ("snn_from_scratch.bench", "main", "benchmark training steps against PyTorch"),
+}
+
+
+def usage():
+    lines = ["usage: python -m snn_from_scratch COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<11}{help_}" for name, (_, _, help_) in COMMANDS.items()]
+    lines += ["", "`python -m snn_from_scratch COMMAND --help` describes a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd not in COMMANDS:
+        print(f"unknown command {cmd!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module, func, _ = COMMANDS[cmd]
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module:
+            print(f"command {cmd!r} is not available in this version", file=sys.stderr)
+            return 2
+        raise
+    return int(getattr(mod, func)(rest) or 0)
