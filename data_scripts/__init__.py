@@ -1,0 +1,1 @@
+"""Download scripts for the real data sets (see README.md here)."""

@@ -1,0 +1,534 @@
+"""Reference gradients for validating other frameworks' spiking BPTT against ours.
+
+``python -m snn_from_scratch reference COMMAND``:
+
+``export --cell NAME [--config k=v ...] --out FILE.npz``
+    one *fixture*: a float64 ``.npz`` holding a JSON header and every array another
+    framework needs to reproduce one forward and one backward pass of a cell — the
+    parameters, the input ``x``, the initial state, the upstream gradient ``dy``, and our
+    results ``y``, the final state, ``dx`` and every parameter gradient.
+``export-all --out DIR``
+    the standard suite: every available cell under each of its key options (the
+    configurations of the module's ``PROOFS`` table — each reset and detach rule, binary
+    and multi-bit output, SRC with and without bypass/detach — plus one ``lif`` fixture
+    per surrogate family), and an ``index.json`` listing them.
+``compare OURS.npz THEIRS.npz [--tol 1e-10]``
+    per-tensor relative errors and a verdict; exit status 0 when every tensor agrees,
+    1 when one does not, 2 when the files cannot be compared at all.
+
+The loss behind every gradient is ``L = sum(dy * y)`` (the cell protocol of DESIGN.md),
+so ``dx = dL/dx`` and ``grads/<name> = dL/d params/<name>`` under the surrogate and
+detach rules written, in words, in the header. The file layout is documented in
+``docs/reference_format.md``; :func:`load` reads a fixture back as ``(header, arrays)``
+and :func:`compare` compares two of them in Python.
+
+Relative error of a tensor (normwise, so that entries that are zero in both files do not
+divide by round-off): ``max|a - b| / max(max|a|, max|b|)``, and 0 when both are zero.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import json
+import math
+import os
+import pathlib
+import re
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__, cells, surrogates
+
+__all__ = [
+    "FORMAT_VERSION", "DEFAULT_SIZES", "DEFAULT_B", "export", "export_all", "standard_suite",
+    "load", "save", "compare", "Comparison", "describe_rules", "fixture_arrays", "main",
+]
+
+#: Version of the file layout (bumped on any incompatible change).
+FORMAT_VERSION = "snn-reference/1"
+#: Sizes of a fixture: small enough to read by eye, large enough to exercise every path.
+DEFAULT_SIZES = {"T": 7, "B": 3, "n_in": 4, "n_hidden": 5}
+#: The fixed multi-bit range ``b`` of multi-bit fixtures (training=False: never updated).
+DEFAULT_B = 2.0
+#: Names of the arrays that are inputs of a fixture (the other framework loads them) and
+#: prefixes of those that are results (the other framework computes them).
+INPUT_NAMES = ("x", "dy")
+INPUT_PREFIXES = ("params/", "state0/")
+OUTPUT_NAMES = ("y", "dx")
+OUTPUT_PREFIXES = ("state_final/", "grads/")
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def _module_of(name):
+    return importlib.import_module(f"snn_from_scratch.cells.{cells.REGISTRY[name][0]}")
+
+
+def proofs_of(name):
+    """The ``PROOFS`` table of cell ``name`` (``{label: (config, twin)}``)."""
+    return dict(getattr(_module_of(name), "PROOFS", {"default": ({}, None)}))
+
+
+def _jsonable(v):
+    """Config values as JSON (tuples -> lists, numpy scalars -> Python numbers)."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(w) for k, w in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(w) for w in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return repr(v)
+
+
+def _config_dict(cell):
+    return _jsonable(dataclasses.asdict(cell.config))
+
+
+def _is_multibit(config):
+    return config.get("output") == "multibit"
+
+
+def _set_b(cell, b):
+    """Fix the multi-bit range ``b`` of a cell (DESIGN.md: the attribute ``cell.b``)."""
+    if "b" in cell.buffers:
+        old = cell.buffers["b"]
+        cell.buffers["b"] = np.asarray(b, dtype=np.asarray(old).dtype if old is not None else cell.dtype).reshape(np.shape(old) if old is not None else ())
+    try:
+        cell.b = cell.dtype.type(b)
+    except AttributeError:  # a read-only property backed by buffers
+        pass
+    got = float(np.asarray(getattr(cell, "b", cell.buffers.get("b"))))
+    if got != float(b):
+        raise RuntimeError(f"could not fix the multi-bit range b of {cell.name!r} "
+                           f"(asked for {b}, the cell reports {got})")
+
+
+def _surrogate_words(fam, params):
+    s = surrogates.get(fam, **(params or {}))
+    formula = {
+        "gaussian": "exp(-u^2/a)/sqrt(pi*a)",
+        "triangle": "height*max(0, 1-|u|/width)",
+        "fast_sigmoid": "1/(1+k|u|)^2",
+        "atan": "(a/2)/(1+(pi*a*u/2)^2)",
+        "sigmoid": "k*s(ku)*(1-s(ku)), s the logistic",
+        "straight_through": "scale (for |u| <= width/2; everywhere when width is None)",
+    }[s.name]
+    args = ", ".join(f"{k}={v!r}" for k, v in s.params.items())
+    return f"{s.name}({args}): dH/du := {formula}"
+
+
+def describe_rules(name, config):
+    """The surrogate and detach rules of a configuration, in words (for the header)."""
+    c = dict(config)
+    sur, det, other = [], [], []
+    if name in ("rnn", "lstm", "gru", "brc"):
+        sur.append("none: the cell is smooth, gradients are exact")
+        det.append("none")
+    elif name == "spiking_lstm":
+        sur.append(f"f, i, o = H(u - theta1) with dH/du := gaussian(a=a1={c.get('a1')}) of the signed "
+                   f"distance u - theta1; g = H(u - theta2) with gaussian(a=a2={c.get('a2')})")
+        if c.get("cell_grad") == "constant":
+            sur.append(f"c = H(c~ - theta_c) with the constant dH/du := gamma = {c.get('gamma')}")
+        else:
+            sur.append(f"c = H(c~ - theta_c) with gaussian(a=a_c={c.get('a_c')})")
+        det.append("none: exact chain rule of Eq. 1 under the surrogates (including the threshold "
+                   "factor on the c carry)")
+    elif name in ("lif", "gated_lif"):
+        if _is_multibit(c):
+            sur.append(f"multi-bit output Y = floor(V*2^N/b)*b/2^N for V > gamma (levels clipped to "
+                       f"2^N - 1), else 0, N = n_bits = {c.get('n_bits')}, gamma = k*b/2^N with "
+                       f"k = threshold_levels = {c.get('threshold_levels')}; backward: clipped "
+                       f"straight-through dY/dV := 1 for |V| <= b, else 0 (also below gamma); b is "
+                       f"fixed (header 'b'), training=False")
+            det.append("reset subtracts Y[t-1]" + (" (detached: no gradient through Y[t-1] in "
+                                                   "the reset term)" if c.get("detach_reset") else
+                                                   ", gradient flows through it"))
+        else:
+            sur.append(f"S = H(V - threshold) with {_surrogate_words(c.get('surrogate'), c.get('surrogate_params'))}, "
+                       "u = V - threshold (unnormalized)")
+            rule = {"subtract": "V -= threshold*S[t-1]", "zero": "V = alpha*V[t-1]*(1 - S[t-1]) + I"}.get(
+                c.get("reset"), str(c.get("reset")))
+            det.append(f"reset {c.get('reset')!r} ({rule}); " + (
+                "detach_reset: S[t-1] in the reset term is a constant (a learnable threshold still "
+                "receives -S[t-1])" if c.get("detach_reset") else "gradient flows through S[t-1] in the reset"))
+        if name == "gated_lif":
+            det.append(f"variant {c.get('variant')}" + (": Y[t-1] enters the forget/candidate gates "
+                                                        "and is NOT detached there" if c.get("variant") == "v2" else ""))
+        if name == "lif":
+            other.append(f"synaptic={c.get('synaptic')}, learn_alpha={c.get('learn_alpha')}, "
+                         f"learn_threshold={c.get('learn_threshold')}")
+    elif name == "src":
+        sur.append("z_s's Heaviside H(h[t-1] - 0.5) is a switch with zero derivative")
+        sur.append("s_out = ReLU(h): " + ("bypass_relu, dS/dh := 1" if c.get("bypass_relu")
+                                          else "exact ReLU derivative 1[h > 0]"))
+        det.append("detach_recurrent: h[t-1] and h_s[t-1] are constants wherever they appear (only "
+                   "the integrator i carries gradient in time)" if c.get("detach_recurrent")
+                   else "none: exact gradient through h[t-1] and h_s[t-1]")
+    else:  # a cell added later: say what its config says
+        for k in ("surrogate", "surrogate_params"):
+            if k in c:
+                sur.append(f"{k}={c[k]!r}")
+        for k, v in c.items():
+            if "detach" in k or "bypass" in k:
+                det.append(f"{k}={v!r}")
+        if not sur:
+            sur.append("see the cell's docstring")
+        if not det:
+            det.append("see the cell's docstring")
+    return {"surrogate": "; ".join(sur), "detach": "; ".join(det), "other": "; ".join(other)}
+
+
+def _draw_inputs(cell, T, B, rng):
+    """Input ``x``, a non-zero initial state and ``dy`` (spike input for spike-input cells)."""
+    if getattr(cell, "wants_spike_input", False):
+        x = (rng.random((T, B, cell.n_in)) < 0.5).astype(np.float64)
+    else:
+        x = rng.standard_normal((T, B, cell.n_in))
+    state = cell.State(*(0.5 * rng.standard_normal((B, cell.n_hidden)) for _ in cell.State._fields))
+    dy = rng.standard_normal((T, B, cell.n_hidden))
+    return x, state, dy
+
+
+def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes):
+    """Run one forward/backward of cell ``name`` in float64 and return ``(header, arrays)``.
+
+    ``config`` are cell keywords; ``seed`` initializes the parameters (``cells.make``),
+    ``data_seed`` draws ``x``, the initial state and ``dy``; ``b`` is the fixed range of a
+    multi-bit cell. ``sizes`` override :data:`DEFAULT_SIZES` (T, B, n_in, n_hidden).
+    """
+    config = dict(config or {})
+    sz = dict(DEFAULT_SIZES)
+    unknown = sorted(set(sizes) - set(sz))
+    if unknown:
+        raise ValueError(f"unknown size(s) {unknown}; valid: {sorted(sz)}")
+    sz.update(sizes)
+    cell = cells.make(name, sz["n_in"], sz["n_hidden"], seed=seed, dtype=np.float64, **config)
+    cell.training = False
+    cfg = _config_dict(cell)
+    header_b = None
+    if _is_multibit(cfg):
+        _set_b(cell, b)
+        header_b = float(b)
+    rng = np.random.default_rng(data_seed)
+    x, state, dy = _draw_inputs(cell, sz["T"], sz["B"], rng)
+    params0 = {k: v.copy() for k, v in cell.params.items()}
+    y, cache = cell.forward(x, state)
+    dx, grads = cell.backward(dy, cache)
+    for k, v in cell.params.items():  # the protocol: backward never mutates params
+        if not np.array_equal(v, params0[k]):
+            raise RuntimeError(f"{name}.backward changed parameter {k!r}")
+    final = cell.State(*cache["final_state"])
+    arrays = {}
+    for k, v in cell.params.items():
+        arrays[f"params/{k}"] = v
+    arrays["x"] = x
+    for f, v in zip(cell.State._fields, state):
+        arrays[f"state0/{f}"] = v
+    arrays["dy"] = dy
+    arrays["y"] = y
+    for f, v in zip(cell.State._fields, final):
+        arrays[f"state_final/{f}"] = v
+    arrays["dx"] = dx
+    for k in cell.params:
+        arrays[f"grads/{k}"] = grads[k]
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}
+    header = {
+        "format": FORMAT_VERSION,
+        "library": "snn_from_scratch",
+        "library_version": __version__,
+        "numpy_version": np.__version__,
+        "cell": name,
+        "config": cfg,
+        "config_given": _jsonable(config),
+        "dtype": "float64",
+        "layout": "time-major: x (T, B, n_in), y and dy (T, B, n_hidden); states (B, n_hidden)",
+        "loss": "L = sum(dy * y); dx = dL/dx, grads/<p> = dL/d params/<p>",
+        "rules": describe_rules(name, cfg),
+        "training": False,
+        "b": header_b,
+        "seeds": {"params": int(seed), "data": int(data_seed)},
+        "sizes": sz,
+        "state_fields": list(cell.State._fields),
+        "param_names": list(cell.params),
+        "shapes": {k: list(v.shape) for k, v in arrays.items()},
+        "spike_input": bool(getattr(cell, "wants_spike_input", False)),
+    }
+    return header, arrays
+
+
+def save(path, header, arrays):
+    """Write a fixture: ``header`` (JSON in the array ``__header__``) and the arrays."""
+    path = pathlib.Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"a fixture file must end in .npz, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bad = [k for k in arrays if k == "__header__"]
+    if bad:
+        raise ValueError("'__header__' is reserved for the JSON header")
+    np.savez(path, __header__=np.array(json.dumps(header, sort_keys=True)), **arrays)
+    return path
+
+
+def load(path_or_dict):
+    """Read a fixture: returns ``(header, arrays)`` (header ``{}`` when the file has none).
+
+    Also accepts a dict of arrays (with an optional ``"__header__"`` entry) so that another
+    framework's results can be compared without writing a file.
+    """
+    if isinstance(path_or_dict, dict):
+        d = dict(path_or_dict)
+        h = d.pop("__header__", {})
+        if isinstance(h, (str, np.ndarray)):
+            h = json.loads(str(np.asarray(h)))
+        return dict(h), {k: np.asarray(v) for k, v in d.items()}
+    path = pathlib.Path(path_or_dict)
+    if not path.exists():
+        raise FileNotFoundError(f"no such fixture file: {str(path)!r}")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    h = arrays.pop("__header__", None)
+    header = json.loads(str(h)) if h is not None else {}
+    return header, arrays
+
+
+def export(name, out, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes):
+    """Write the fixture of cell ``name`` under ``config`` to ``out`` (.npz); returns the header."""
+    header, arrays = fixture_arrays(name, config, seed=seed, data_seed=data_seed, b=b, **sizes)
+    save(out, header, arrays)
+    return header
+
+
+#: Surrogate families exported for ``lif`` besides those its PROOFS table already uses.
+LIF_SURROGATE_VARIANTS = tuple(surrogates.FAMILIES)
+
+
+def _stem(label):
+    """A file-name-safe form of a PROOFS label (the twin annotation dropped: a fixture is
+    the real network, the twin only matters to finite differences)."""
+    label = re.sub(r"\s*[\[(](frozen|smooth)[\])]", "", label)
+    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", label).strip("_") or "default"
+
+
+def standard_suite(names=None):
+    """The fixtures of ``export-all``: ``[(file_stem, cell, config)]``.
+
+    Every available cell under each configuration of its ``PROOFS`` table (the key options
+    the cell's author proves), plus, for ``lif``, one binary fixture per surrogate family
+    not already covered. Duplicate configurations are exported once.
+    """
+    names = cells.available() if names is None else list(names)
+    suite, seen = [], set()
+
+    def add(stem, name, config):
+        key = (name, json.dumps(_jsonable(config), sort_keys=True))
+        if key in seen:
+            return
+        seen.add(key)
+        suite.append((stem, name, dict(config)))
+
+    for name in names:
+        for label, (config, _twin) in proofs_of(name).items():
+            add(f"{name}__{_stem(label)}", name, config)
+        if name == "lif":
+            covered = {c.get("surrogate", "triangle") for (_, n, c) in suite
+                       if n == "lif" and not _is_multibit(c)}
+            for fam in LIF_SURROGATE_VARIANTS:
+                if fam not in covered:
+                    add(f"lif__surrogate_{fam}", "lif", {"surrogate": fam})
+    return suite
+
+
+def export_all(out_dir, names=None, seed=0, data_seed=1, stream=None):
+    """Write the standard suite to ``out_dir`` with an ``index.json``; returns the index."""
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = {"format": FORMAT_VERSION, "library_version": __version__, "fixtures": []}
+    for stem, name, config in standard_suite(names):
+        fname = f"{stem}.npz"
+        header = export(name, out_dir / fname, config, seed=seed, data_seed=data_seed)
+        index["fixtures"].append({"file": fname, "cell": name, "config_given": header["config_given"],
+                                  "rules": header["rules"]})
+        if stream is not None:
+            print(f"  {fname:<48}{name:<14}{json.dumps(header['config_given'])}", file=stream)
+    (out_dir / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True))
+    return index
+
+
+# --------------------------------------------------------------------------------------
+# compare
+# --------------------------------------------------------------------------------------
+def rel_error(a, b):
+    """Normwise relative error ``max|a-b| / max(max|a|, max|b|)`` (0 when both are zero)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    diff = float(np.max(np.abs(a - b), initial=0.0))
+    if not (math.isfinite(diff) and math.isfinite(scale)):
+        return math.inf
+    return 0.0 if scale == 0.0 else diff / scale
+
+
+@dataclass
+class Row:
+    name: str
+    shape: tuple
+    rel_error: float
+    abs_error: float
+    ok: bool
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    """Result of :func:`compare`: ``ok``, one :class:`Row` per tensor and ``problems``."""
+
+    tol: float
+    rows: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.problems and all(r.ok for r in self.rows)
+
+    @property
+    def max_error(self):
+        return max((r.rel_error for r in self.rows), default=0.0)
+
+    def table(self):
+        lines = [f"  {'tensor':<22}{'shape':<14}{'rel.error':>11}{'abs.error':>11}  verdict"]
+        for r in self.rows:
+            v = "ok" if r.ok else f"FAIL (tol {self.tol:.0e})"
+            lines.append(f"  {r.name:<22}{str(r.shape):<14}{r.rel_error:>11.2e}{r.abs_error:>11.2e}  {v}"
+                         + (f"  {r.note}" if r.note else ""))
+        for p in self.problems:
+            lines.append(f"  PROBLEM: {p}")
+        lines.append(f"  verdict: {'PASS' if self.ok else 'FAIL'} (largest relative error "
+                     f"{self.max_error:.2e}, tolerance {self.tol:.0e})")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.table()
+
+
+def _is_output(name):
+    return name in OUTPUT_NAMES or name.startswith(OUTPUT_PREFIXES)
+
+
+def compare(ours, theirs, tol=1e-10):
+    """Compare two fixtures (paths or dicts of arrays) tensor by tensor.
+
+    Every *result* of ``ours`` (``y``, ``state_final/*``, ``dx``, ``grads/*``) must be in
+    ``theirs`` with the same shape and a relative error <= ``tol``; the *inputs* (``params/*``,
+    ``x``, ``state0/*``, ``dy``) are compared when ``theirs`` has them (so that a framework
+    that ran on different inputs is caught). A name in ``theirs`` that ``ours`` lacks, a
+    missing result, a shape mismatch or two headers naming different cells or configs is
+    a problem, listed in ``Comparison.problems``, and fails the comparison.
+    """
+    if not (isinstance(tol, (int, float)) and tol >= 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
+    h1, a1 = load(ours)
+    h2, a2 = load(theirs)
+    res = Comparison(float(tol))
+    if h1 and h2:
+        for key in ("cell", "config"):
+            if key in h1 and key in h2 and h1[key] != h2[key]:
+                res.problems.append(f"headers differ in {key!r}: {h1[key]!r} vs {h2[key]!r}")
+        if h1.get("b") is not None and h2.get("b") is not None and h1["b"] != h2["b"]:
+            res.problems.append(f"headers differ in the multi-bit range b: {h1['b']} vs {h2['b']}")
+    for name in a1:
+        if name not in a2:
+            if _is_output(name):
+                res.problems.append(f"missing tensor {name!r} (shape {a1[name].shape}) in the second file")
+            continue
+        x, y = a1[name], a2[name]
+        if x.shape != y.shape:
+            res.problems.append(f"shape mismatch for {name!r}: {x.shape} vs {y.shape}")
+            continue
+        err = rel_error(x, y)
+        abs_err = float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)), initial=0.0))
+        res.rows.append(Row(name, tuple(x.shape), err, abs_err, err <= tol,
+                            "" if _is_output(name) else "(input)"))
+    for name in a2:
+        if name not in a1:
+            res.problems.append(f"unexpected tensor {name!r} in the second file (not in the first)")
+    return res
+
+
+# --------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------
+def _parse_value(text):
+    """``k=v`` values: JSON first (true, 2.5, {"a": 2}), then Python literals, else a string."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):
+            pass
+    return text
+
+
+def parse_config(items):
+    """``["reset=zero", "alpha=0.8"]`` -> ``{"reset": "zero", "alpha": 0.8}``."""
+    out = {}
+    for it in items or []:
+        if "=" not in it:
+            raise ValueError(f"--config expects key=value, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = _parse_value(v.strip())
+    return out
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = argparse.ArgumentParser(prog="python -m snn_from_scratch reference",
+                                description="Export and compare reference gradients (float64 fixtures).")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("export", help="write one fixture")
+    e.add_argument("--cell", required=True, help=f"one of {sorted(cells.REGISTRY)}")
+    e.add_argument("--config", nargs="*", default=[], metavar="k=v", help="cell keywords")
+    e.add_argument("--out", required=True, help="output .npz")
+    e.add_argument("--seed", type=int, default=0, help="parameter seed (default 0)")
+    e.add_argument("--data-seed", type=int, default=1, help="seed of x, state0, dy (default 1)")
+    e.add_argument("--b", type=float, default=DEFAULT_B, help="fixed range b of multi-bit cells")
+    for k, v in DEFAULT_SIZES.items():
+        e.add_argument(f"--{k.replace('_', '-')}", dest=k, type=int, default=v, help=f"default {v}")
+    a = sub.add_parser("export-all", help="write the standard suite and index.json")
+    a.add_argument("--out", required=True, help="output folder")
+    c = sub.add_parser("compare", help="compare two fixtures")
+    c.add_argument("ours")
+    c.add_argument("theirs")
+    c.add_argument("--tol", type=float, default=1e-10, help="relative-error tolerance (default 1e-10)")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as ex:  # argparse exits 2 on bad usage, 0 on --help
+        return int(ex.code or 0)
+    try:
+        if args.cmd == "export":
+            cfg = parse_config(args.config)
+            h = export(args.cell, args.out, cfg, seed=args.seed, data_seed=args.data_seed, b=args.b,
+                       **{k: getattr(args, k) for k in DEFAULT_SIZES})
+            print(f"wrote {args.out}: {h['cell']} {json.dumps(h['config'])}")
+            return 0
+        if args.cmd == "export-all":
+            print(f"writing the standard suite to {args.out}:")
+            idx = export_all(args.out, stream=sys.stdout)
+            print(f"{len(idx['fixtures'])} fixtures, index in {os.path.join(args.out, 'index.json')}")
+            return 0
+        res = compare(args.ours, args.theirs, tol=args.tol)
+        print(f"compare {args.ours} vs {args.theirs}")
+        print(res.table())
+        return 0 if res.ok else 1
+    except (ValueError, TypeError, FileNotFoundError) as ex:
+        print(f"error: {ex}", file=sys.stderr)
+        return 2

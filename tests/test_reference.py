@@ -1,0 +1,234 @@
+"""Reference fixtures: export / load / compare round trips, failure detection, CLI codes.
+
+These tests need no other framework: they check that a fixture is self-describing and
+complete, that ``compare`` catches every kind of disagreement (a perturbed tensor, a missing
+name, a shape mismatch, different headers), that every available cell has a fixture in the
+``export-all`` suite, and that the command line's exit codes say pass / fail / unusable.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from snn_from_scratch import cells, reference
+from snn_from_scratch.cli import main as cli_main
+
+AVAILABLE = cells.available()
+
+
+@pytest.fixture(scope="module")
+def suite_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ref")
+    reference.export_all(d)
+    return d
+
+
+def test_every_available_cell_has_a_fixture(suite_dir):
+    index = json.loads((suite_dir / "index.json").read_text())
+    exported = {f["cell"] for f in index["fixtures"]}
+    missing = sorted(set(AVAILABLE) - exported)
+    assert not missing, f"available cells without a fixture in export-all: {missing}"
+    for f in index["fixtures"]:
+        assert (suite_dir / f["file"]).exists()
+
+
+def test_every_proofs_configuration_is_exported():
+    """Each module's PROOFS configurations (its key options) all appear in the suite."""
+    suite = reference.standard_suite()
+    have = {(n, json.dumps(c, sort_keys=True)) for _, n, c in suite}
+    for name in AVAILABLE:
+        for label, (cfg, _) in reference.proofs_of(name).items():
+            assert (name, json.dumps(cfg, sort_keys=True)) in have, (name, label)
+
+
+def test_lif_surrogate_families_all_exported():
+    if "lif" not in AVAILABLE:
+        pytest.skip("lif not implemented yet")
+    from snn_from_scratch import surrogates
+
+    fams = {c.get("surrogate", "triangle") for _, n, c in reference.standard_suite(["lif"])
+            if c.get("output", "binary") == "binary"}
+    assert set(surrogates.FAMILIES) <= fams
+
+
+def test_standard_suite_fails_for_a_cell_without_proofs(monkeypatch):
+    """A registered cell that is available is exported even with no PROOFS table."""
+    import snn_from_scratch.cells.rnn as rnn_mod
+
+    monkeypatch.delattr(rnn_mod, "PROOFS")
+    suite = reference.standard_suite(["rnn"])
+    assert [(s, n) for s, n, _ in suite] == [("rnn__default", "rnn")]
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_fixture_is_self_describing(name, tmp_path):
+    cfg = reference.proofs_of(name)[next(iter(reference.proofs_of(name)))][0]
+    path = tmp_path / f"{name}.npz"
+    reference.export(name, path, cfg)
+    header, arrays = reference.load(path)
+    assert header["format"] == reference.FORMAT_VERSION
+    assert header["cell"] == name and header["dtype"] == "float64"
+    cell = cells.make(name, 4, 5, **cfg)
+    assert header["config"] == json.loads(json.dumps(reference._jsonable(dataclasses.asdict(cell.config))))
+    assert set(header["rules"]) == {"surrogate", "detach", "other"}
+    assert header["seeds"] == {"params": 0, "data": 1}
+    if cfg.get("output", getattr(cell.config, "output", None)) == "multibit":
+        assert header["b"] == reference.DEFAULT_B
+    T, B, n, H = (header["sizes"][k] for k in ("T", "B", "n_in", "n_hidden"))
+    expect = {"x": (T, B, n), "dy": (T, B, H), "y": (T, B, H), "dx": (T, B, n)}
+    for f in cell.State._fields:
+        expect[f"state0/{f}"] = expect[f"state_final/{f}"] = (B, H)
+    for k, v in cell.params.items():
+        expect[f"params/{k}"] = expect[f"grads/{k}"] = v.shape
+    assert {k: a.shape for k, a in arrays.items()} == expect
+    assert all(a.dtype == np.float64 for a in arrays.values())
+    for k, s in header["shapes"].items():
+        assert tuple(s) == arrays[k].shape
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_fixture_reproduces_the_library(name):
+    """Replaying the fixture's params/x/state0/dy through the cell gives its results."""
+    cfg = reference.proofs_of(name)[next(iter(reference.proofs_of(name)))][0]
+    header, a = reference.fixture_arrays(name, cfg)
+    cell = cells.make(name, header["sizes"]["n_in"], header["sizes"]["n_hidden"], seed=123, **cfg)
+    cell.training = False
+    for k in cell.params:
+        cell.params[k][...] = a[f"params/{k}"]
+    if header["b"] is not None:
+        cell.b = header["b"]
+    state = cell.State(*(a[f"state0/{f}"] for f in cell.State._fields))
+    y, cache = cell.forward(a["x"], state)
+    dx, grads = cell.backward(a["dy"], cache)
+    theirs = {"y": y, "dx": dx, **{f"grads/{k}": v for k, v in grads.items()},
+              **{f"state_final/{f}": v for f, v in zip(cell.State._fields, cache["final_state"])}}
+    res = reference.compare(a, theirs, tol=0.0)
+    assert res.ok, res.table()
+
+
+def test_round_trip_and_identical_compare(tmp_path):
+    p = tmp_path / "a.npz"
+    h0 = reference.export("rnn", p)
+    h1, arrays = reference.load(p)
+    assert h0 == h1
+    res = reference.compare(p, p)
+    assert res.ok and res.max_error == 0.0
+    assert len(res.rows) == len(arrays)
+
+
+def _copy(a):
+    return {k: v.copy() for k, v in a.items()}
+
+
+@pytest.fixture(scope="module")
+def lif_fixture():
+    name = "lif" if "lif" in AVAILABLE else "rnn"
+    return reference.fixture_arrays(name, {})
+
+
+def test_compare_detects_a_perturbed_tensor(lif_fixture):
+    header, a = lif_fixture
+    b = _copy(a)
+    b["grads/W"][0, 0] *= 1 + 1e-8
+    res = reference.compare(a, b, tol=1e-10)
+    assert not res.ok
+    bad = [r.name for r in res.rows if not r.ok]
+    assert bad == ["grads/W"]
+    assert 1e-10 < res.max_error < 1e-7
+    assert reference.compare(a, b, tol=1e-6).ok   # within a looser tolerance
+
+
+def test_compare_detects_missing_and_unexpected_names(lif_fixture):
+    _, a = lif_fixture
+    b = _copy(a)
+    del b["dx"]
+    res = reference.compare(a, b)
+    assert not res.ok and any("missing tensor 'dx'" in p for p in res.problems)
+    b = _copy(a)
+    b["grads/extra"] = np.zeros(3)
+    res = reference.compare(a, b)
+    assert not res.ok and any("unexpected tensor 'grads/extra'" in p for p in res.problems)
+    # inputs may be left out of the other framework's file: only results are required
+    b = {k: v for k, v in a.items() if k.startswith(("grads/", "state_final/")) or k in ("y", "dx")}
+    assert reference.compare(a, b).ok
+
+
+def test_compare_detects_shape_mismatch(lif_fixture):
+    _, a = lif_fixture
+    b = _copy(a)
+    b["grads/W"] = b["grads/W"].T.copy()
+    res = reference.compare(a, b)
+    assert not res.ok and any("shape mismatch for 'grads/W'" in p for p in res.problems)
+    assert "PROBLEM" in res.table()
+
+
+def test_compare_detects_different_inputs_and_headers(tmp_path):
+    _, a = reference.fixture_arrays("rnn", {})
+    b = _copy(a)
+    b["x"] = b["x"] + 1e-6
+    res = reference.compare(a, b)
+    assert not res.ok and [r.name for r in res.rows if not r.ok] == ["x"]
+    reference.export("rnn", tmp_path / "r.npz")
+    reference.export("gru", tmp_path / "g.npz")
+    res = reference.compare(tmp_path / "r.npz", tmp_path / "g.npz")
+    assert not res.ok and any("headers differ in 'cell'" in p for p in res.problems)
+
+
+def test_compare_nan_fails_and_bad_tol_is_refused(lif_fixture):
+    _, a = lif_fixture
+    b = _copy(a)
+    b["y"][0, 0, 0] = np.nan
+    assert not reference.compare(a, b).ok
+    with pytest.raises(ValueError, match="tol"):
+        reference.compare(a, a, tol=-1)
+
+
+def test_rel_error_is_normwise():
+    assert reference.rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert reference.rel_error(np.array([1.0, 0.0]), np.array([1.0, 1e-12])) == pytest.approx(1e-12)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown cell"):
+        reference.fixture_arrays("nope", {})
+    with pytest.raises(ValueError, match="unknown config key"):
+        reference.fixture_arrays("rnn", {"bogus": 1})
+    with pytest.raises(ValueError, match="unknown size"):
+        reference.fixture_arrays("rnn", {}, depth=3)
+    with pytest.raises(ValueError, match=".npz"):
+        reference.export("rnn", "out.txt")
+    with pytest.raises(FileNotFoundError):
+        reference.load("/nonexistent/fixture.npz")
+    assert reference.parse_config(["reset=zero", "alpha=0.8", "synaptic=false",
+                                   'surrogate_params={"a": 3}']) == {
+        "reset": "zero", "alpha": 0.8, "synaptic": False, "surrogate_params": {"a": 3}}
+    with pytest.raises(ValueError, match="key=value"):
+        reference.parse_config(["reset"])
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    name = "lif" if "lif" in AVAILABLE else "rnn"
+    args = ["reference", "export", "--cell", name, "--out", str(a)]
+    if name == "lif":
+        args += ["--config", "reset=zero", "surrogate=atan", 'surrogate_params={"a": 3.0}']
+    assert cli_main(args) == 0
+    h, arr = reference.load(a)
+    if name == "lif":
+        assert h["config"]["reset"] == "zero" and h["config"]["surrogate_params"] == {"a": 3.0}
+    assert cli_main(["reference", "compare", str(a), str(a)]) == 0
+    assert "PASS" in capsys.readouterr().out
+    arr = dict(arr, __header__=json.dumps(h))
+    arr["dx"] = arr["dx"] * (1 + 1e-9)
+    np.savez(b, **arr)
+    assert cli_main(["reference", "compare", str(a), str(b)]) == 1
+    assert cli_main(["reference", "compare", str(a), str(b), "--tol", "1e-6"]) == 0
+    assert cli_main(["reference", "compare", str(a), str(tmp_path / "missing.npz")]) == 2
+    assert cli_main(["reference", "export", "--cell", "nope", "--out", str(b)]) == 2
+    assert cli_main(["reference", "export", "--cell", "rnn", "--config", "bogus=1", "--out", str(b)]) == 2
+    assert cli_main(["reference"]) == 2
+    assert cli_main(["reference", "export-all", "--out", str(tmp_path / "suite")]) == 0
+    assert (tmp_path / "suite" / "index.json").exists()

@@ -1,0 +1,224 @@
+"""Spiking Recurrent Cell (De Geeter et al. 2023, Eq. 3): proofs, planted bugs, protocol."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from snn_from_scratch import cells, gradcheck as gc, proofs
+from snn_from_scratch.cells import src
+
+MODES = {
+    "exact": dict(bypass_relu=False, detach_recurrent=False),
+    "bypass": dict(bypass_relu=True, detach_recurrent=False),
+    "detach": dict(bypass_relu=False, detach_recurrent=True),
+    "both": dict(bypass_relu=True, detach_recurrent=True),
+}
+
+
+def setup(T, cfg, seed=0):
+    """The data of ``proofs.prove`` (the registry harness): 0/1 spikes, B=3, random state."""
+    rng = np.random.default_rng([seed, T])
+    cell = cells.make("src", 4, 5, seed=seed, **cfg)
+    cell.training = False
+    rng.standard_normal((T, 3, 4))  # the harness draws a Gaussian input first
+    x = (rng.random((T, 3, 4)) < 0.5).astype(np.float64)
+    state = proofs.random_state(cell, 3, rng)
+    return cell, x, state
+
+
+def check(T, cfg, **kw):
+    cell, x, state = setup(T, cfg)
+    return gc.check_cell(cell, x, state, twin="frozen", **kw)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("T", [1, 2, 7])
+def test_proof_active_regime(mode, T):
+    """Registry constants (r_s=-2, b_h=0: neurons active): every switch setting <= 1e-7."""
+    rep = check(T, dict(src.PROOF_CONSTANTS, **MODES[mode]))
+    assert rep.ok, rep.table()
+    assert rep.max_error <= 1e-7 and rep.flips == 0
+
+
+@pytest.mark.parametrize("mode", ["exact", "detach"])
+@pytest.mark.parametrize("T", [1, 2, 7])
+def test_proof_paper_constants(mode, T):
+    """The paper's constants (r_s=-7, b_h=-6): exact and detached gradients <= 1e-7."""
+    rep = check(T, MODES[mode])
+    assert rep.ok, rep.table()
+
+
+@pytest.mark.parametrize("mode", ["bypass", "both"])
+def test_proof_paper_constants_bypass(mode):
+    """Bypass at the paper's constants: every neuron saturated (1-h^2 ~ 1e-5..1e-8), the
+    gradients are tiny and central differences only resolve them to their noise floor
+    (~1e-10 absolute): we require 1e-4 relative there (see PROOF_CONSTANTS)."""
+    for T in (1, 2, 7):
+        rep = check(T, MODES[mode], tol=1e-4)
+        assert rep.ok, rep.table()
+        assert max(r.abs_error for r in rep.rows) < 1e-8
+
+
+def test_registry_proofs_cover_all_switches():
+    labels = {(c.get("bypass_relu", True), c.get("detach_recurrent", True)) for c, _ in src.PROOFS.values()}
+    assert labels == {(False, False), (True, False), (False, True), (True, True)}
+    for label, (cfg, twin) in src.PROOFS.items():
+        assert proofs.prove("src", label, cfg, twin).ok
+    assert src.SRC.wants_spike_input is True
+
+
+# ------------------------------------------------------------------ planted bugs fail
+def _patched(monkeypatch, fn):
+    orig = src.step_backward
+    monkeypatch.setattr(src, "step_backward", lambda ds, carry, cache_t, config: fn(orig, ds, carry, cache_t, config))
+
+
+def bug_no_tanh_b(orig, ds, carry, cache_t, config):
+    """Drop the factor 1-(x/rho)^2 of Eq. 3b (pretend x = i)."""
+    x, h, above = cache_t
+    return orig(ds, carry, (np.zeros_like(x), h, above), config)
+
+
+def bug_relu_in_bypass(orig, ds, carry, cache_t, config):
+    """Use H(h) although the bypass is on."""
+    return orig(ds * (cache_t[1] > 0), carry, cache_t, config)
+
+
+def bug_flow_through_h(orig, ds, carry, cache_t, config):
+    """Ignore detach_recurrent: let gradients flow through h[t-1] and h_s[t-1]."""
+    return orig(ds, carry, cache_t, dataclasses.replace(config, detach_recurrent=False))
+
+
+def bug_hs_carry(orig, ds, carry, cache_t, config):
+    """Lose the z_s * dh_s term of dh_s[t-1] (scale the carry of h_s)."""
+    da, du, (di, dh, dhs) = orig(ds, carry, cache_t, config)
+    if dhs is not None:
+        dhs = dhs - 0.5 * np.where(cache_t[2], config.z_dep, config.z_hyp) * carry[2]
+    return da, du, (di, dh, dhs)
+
+
+def bug_alpha(orig, ds, carry, cache_t, config):
+    """Carry i back with alpha^2 instead of alpha."""
+    da, du, (di, dh, dhs) = orig(ds, carry, cache_t, config)
+    return da, du, (di * config.alpha, dh, dhs)
+
+
+@pytest.mark.parametrize("bug,modes", [
+    (bug_no_tanh_b, ["exact", "bypass", "detach", "both"]),
+    (bug_relu_in_bypass, ["bypass", "both"]),
+    (bug_flow_through_h, ["detach", "both"]),
+    (bug_hs_carry, ["exact", "bypass"]),
+    (bug_alpha, ["exact", "bypass", "detach", "both"]),
+])
+def test_planted_bugs_fail(monkeypatch, bug, modes):
+    _patched(monkeypatch, bug)
+    for mode in modes:
+        rep = check(7, dict(src.PROOF_CONSTANTS, **MODES[mode]))
+        assert not rep.ok, f"{bug.__name__} was not caught in mode {mode}"
+
+
+def test_flips_are_reported():
+    """A perturbation large enough to move h[t-1] across 0.5 flips z_s: reported."""
+    rep = check(7, dict(src.PROOF_CONSTANTS, **MODES["exact"]), h=0.3, tol=1.0)
+    assert rep.flips > 0
+
+
+# ------------------------------------------------------------------ semantics
+def test_bypass_passes_gradient_between_spikes():
+    cell = cells.make("src", 3, 4, b_h_init=-6.0)
+    x = np.zeros((5, 2, 3))
+    y, cache = cell.forward(x)
+    assert np.all(y == 0)  # silent at rest (b_h = -6)
+    _, g_on = cell.backward(np.ones_like(y), cache)
+    off = cells.make("src", 3, 4, b_h_init=-6.0, bypass_relu=False)
+    y2, c2 = off.forward(x)
+    _, g_off = off.backward(np.ones_like(y2), c2)
+    assert np.all(g_off["b_h"] == 0) and np.all(g_on["b_h"] != 0)
+
+
+def test_detach_with_alpha_zero_has_no_memory():
+    """With detach and alpha = 0 nothing carries gradient in time: dx[t] only sees dy[t]."""
+    cell = cells.make("src", 3, 4, alpha=0.0, b_h_init=-1.0, b_h_max=None)
+    rng = np.random.default_rng(1)
+    x = (rng.random((6, 2, 3)) < 0.5).astype(float)
+    y, cache = cell.forward(x)
+    dy = np.zeros_like(y)
+    dy[3] = 1.0
+    dx, _ = cell.backward(dy, cache)
+    assert np.all(dx[:3] == 0) and np.all(dx[4:] == 0) and np.any(dx[3] != 0)
+
+
+def test_sequence_equals_steps_and_state_continues():
+    cell = cells.make("src", 3, 4, b_h_init=-2.0, b_h_max=None)
+    rng = np.random.default_rng(2)
+    x = (rng.random((8, 2, 3)) < 0.6).astype(float)
+    y, cache = cell.forward(x)
+    st = cell.init_state(2)
+    for t in range(8):
+        s, st, _ = src.step_forward(x[t] @ cell.params["W"], st, cell.params["b_h"], cell.config)
+        np.testing.assert_array_equal(s, y[t])
+    for a, b in zip(st, cache["final_state"]):
+        np.testing.assert_array_equal(a, b)
+    y1, c1 = cell.forward(x[:3])
+    y2, _ = cell.forward(x[3:], c1["final_state"])
+    np.testing.assert_allclose(np.concatenate([y1, y2]), y, atol=0)
+
+
+def test_init_project_dtype():
+    cell = cells.make("src", 784, 512, seed=0, dtype=np.float32)
+    lim = np.sqrt(6 / (784 + 512))
+    assert cell.params["W"].shape == (784, 512) and np.abs(cell.params["W"]).max() <= lim
+    assert abs(cell.params["W"].std() - lim / np.sqrt(3)) < 0.01 * lim  # Xavier uniform
+    assert np.all(cell.params["b_h"] == -6.0)
+    cell.params["b_h"][:] = np.linspace(-8, 0, 512)
+    ref = cell.params["b_h"]
+    cell.project()
+    assert cell.params["b_h"] is ref and cell.params["b_h"].max() == -4.0
+    assert cell.params["b_h"].min() == -8.0 and cell.params["b_h"].dtype == np.float32
+    x = (np.random.default_rng(0).random((4, 2, 784)) < 0.1).astype(np.float32)
+    y, cache = cell.forward(x)
+    dx, g = cell.backward(np.ones_like(y), cache)
+    assert y.dtype == dx.dtype == g["W"].dtype == g["b_h"].dtype == np.float32
+    assert all(v.dtype == np.float32 for v in cache["final_state"])
+
+
+def test_backward_does_not_mutate_params():
+    cell, x, st = setup(3, {})
+    before = {k: v.copy() for k, v in cell.params.items()}
+    y, c = cell.forward(x, st)
+    cell.backward(np.ones_like(y), c)
+    for k in before:
+        np.testing.assert_array_equal(before[k], cell.params[k])
+
+
+@pytest.mark.parametrize("kw,exc", [
+    (dict(alpha=1.5), ValueError), (dict(rho=0.0), ValueError), (dict(z_hyp=2.0), ValueError),
+    (dict(b_h_init=-3.0), ValueError), (dict(bypass_relu="yes"), TypeError),
+    (dict(r=float("nan")), ValueError), (dict(tau=1.0), ValueError), (dict(b_h_max="x"), ValueError),
+])
+def test_bad_config(kw, exc):
+    with pytest.raises(exc) as e:
+        cells.make("src", 2, 3, **kw)
+    assert list(kw)[0] in str(e.value)
+
+
+def test_activity_eq2():
+    s = np.zeros((4, 1, 3))
+    s[:, 0, 0] = [0.0, 0.2, 0.9, 0.0]   # one SRC spike spanning two steps -> 2/4
+    s[:, 0, 1] = 1.0                     # always on -> 1
+    a = src.activity(s)
+    np.testing.assert_allclose(a, [[0.5, 1.0, 0.0]])
+    with pytest.raises(ValueError):
+        src.activity(np.zeros((0, 1, 1)))
+
+
+def test_trace_feedbacks():
+    cell = cells.make("src", 1, 1, alpha=0.0, b_h_init=-4.0)
+    cell.params["W"][:] = 1.0
+    x = np.zeros((60, 1, 1)); x[10:50] = 2.0
+    tr = src.trace(cell, x)
+    assert tr["s"].max() > 0.9                      # it spikes under stimulation
+    assert set(np.unique(tr["z_s"])) == {0.0, 0.9}  # the switch is used
+    np.testing.assert_allclose(tr["pos"][1:], 2.0 * tr["h"][:-1])
+    np.testing.assert_allclose(tr["neg"][1:], -7.0 * tr["h_s"][:-1])
+    assert src.activity(tr["s"]).item() > 0
