@@ -178,16 +178,12 @@ def make_ours(name, config, sz, dtype=np.float32):
     return cell, opt
 
 
-def time_ours(name, config, sz, repeats=5, warmup=1, phases=False):
-    """Median seconds of one training step of our cell (forward, backward, Adam, project).
-
-    With ``phases=True`` also returns the median forward / backward / optimizer times.
-    """
+def ours_step(name, config, sz):
+    """A closure running one training step of our cell; returns its phase times (s)."""
     cell, opt = make_ours(name, config, sz)
     x, dy = _inputs(name, sz, np.float32)
-    times, ph = [], {"forward": [], "backward": [], "adam": []}
-    for k in range(warmup + repeats):
-        gc.collect()
+
+    def step():
         t0 = time.perf_counter()
         y, cache = cell.forward(x)
         t1 = time.perf_counter()
@@ -196,16 +192,38 @@ def time_ours(name, config, sz, repeats=5, warmup=1, phases=False):
         opt.step(grads)
         cell.project()
         t3 = time.perf_counter()
-        del y, cache, dx, grads
-        if k >= warmup:
-            times.append(t3 - t0)
-            ph["forward"].append(t1 - t0)
-            ph["backward"].append(t2 - t1)
-            ph["adam"].append(t3 - t2)
-    med = statistics.median(times)
-    if phases:
-        return med, {k: statistics.median(v) for k, v in ph.items()}
+        return {"step": t3 - t0, "forward": t1 - t0, "backward": t2 - t1, "adam": t3 - t2}
+
+    return step
+
+
+def _measure(steps, repeats, warmup=1):
+    """Run the step closures *interleaved* (a, b, a, b, ...), so that both see the same
+    machine load, and return for each the list of its phase dicts after warm-up."""
+    out = [[] for _ in steps]
+    for k in range(warmup + repeats):
+        for j, st in enumerate(steps):
+            gc.collect()
+            ph = st()
+            if k >= warmup:
+                out[j].append(ph)
+    return out
+
+
+def _summary(samples):
+    med = {k: statistics.median(p[k] for p in samples) for k in samples[0]}
+    med["best"] = min(p["step"] for p in samples)
     return med
+
+
+def time_ours(name, config, sz, repeats=5, warmup=1, phases=False):
+    """Median seconds of one training step of our cell (forward, backward, Adam, project).
+
+    With ``phases=True`` also returns the median forward / backward / optimizer times.
+    """
+    (samples,) = _measure([ours_step(name, config, sz)], repeats, warmup)
+    m = _summary(samples)
+    return (m["step"], m) if phases else m["step"]
 
 
 def memory_ours(name, config, sz):
@@ -356,10 +374,28 @@ def _torch_cells():
     return {"lstm": lstm, "spiking_lstm": spiking_lstm, "lif": lif, "gated_lif": gated_lif, "src": src}
 
 
-def time_torch(name, config, sz, repeats=5, warmup=1, threads=None, fused=False):
-    """Median seconds of the same training step in PyTorch autograd (float32).
+def set_threads(n):
+    """Use ``n`` threads in NumPy's OpenBLAS (through its C API) and in PyTorch."""
+    try:
+        libs = {ln.split()[-1] for ln in open("/proc/self/maps") if "openblas" in ln.lower()}
+        for path in sorted(libs):
+            lib = ctypes.CDLL(path)
+            for fn in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                       "openblas_set_num_threads"):
+                if hasattr(lib, fn):
+                    getattr(lib, fn)(int(n))
+    except OSError:
+        pass
+    if torch_available():
+        import torch
 
-    ``fused=True`` (lstm only) times ``torch.nn.LSTM`` instead (PyTorch's own kernel).
+        torch.set_num_threads(int(n))
+
+
+def torch_step(name, config, sz, threads=None, fused=False):
+    """A closure running the same training step in PyTorch autograd (float32).
+
+    ``fused=True`` (lstm only) uses ``torch.nn.LSTM`` instead (PyTorch's own kernel).
     """
     import dataclasses
 
@@ -386,18 +422,25 @@ def time_torch(name, config, sz, repeats=5, warmup=1, threads=None, fused=False)
         def fwd():
             return f(P, x, cfg)
     opt = torch.optim.Adam(params, lr=1e-3)
-    times = []
-    for k in range(warmup + repeats):
+
+    def step():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         y = fwd()
-        (dy * y).sum().backward()
-        opt.step()
         t1 = time.perf_counter()
-        del y
-        if k >= warmup:
-            times.append(t1 - t0)
-    return statistics.median(times)
+        (dy * y).sum().backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        return {"step": t3 - t0, "forward": t1 - t0, "backward": t2 - t1, "adam": t3 - t2}
+
+    return step
+
+
+def time_torch(name, config, sz, repeats=5, warmup=1, threads=None, fused=False):
+    """Median seconds of the same training step in PyTorch autograd (float32)."""
+    (samples,) = _measure([torch_step(name, config, sz, threads, fused)], repeats, warmup)
+    return _summary(samples)["step"]
 
 
 def torch_available():
@@ -412,22 +455,31 @@ def torch_available():
 # the benchmark
 # --------------------------------------------------------------------------------------
 def bench_cell(name, config, sz, peak, repeats=5, with_torch=True, threads=None):
-    """One row of the table (a dict)."""
+    """One row of the table (a dict). Ours and PyTorch run interleaved (same load)."""
     cell, _ = make_ours(name, config, sz)
     flops = matmul_flops(cell, sz["T"], sz["B"])
-    t_ours, ph = time_ours(name, config, sz, repeats=repeats, phases=True)
+    steps = [ours_step(name, config, sz)]
+    if with_torch:
+        steps.append(torch_step(name, config, sz, threads))
+        if name == "lstm":
+            steps.append(torch_step(name, config, sz, threads, fused=True))
+    res = [_summary(s) for s in _measure(steps, repeats)]
+    ph = res[0]
+    t_ours = ph["step"]
     cb, peak_mem = memory_ours(name, config, sz)
     mn = min_cache_bytes(name, sz["T"], sz["B"], sz["H"])
-    row = dict(cell=name, config=config, **sz, ours_s=t_ours, phases=ph, gflops=flops / t_ours / 1e9,
+    row = dict(cell=name, config=config, **sz, ours_s=t_ours, ours_best_s=ph["best"], phases=ph,
+               gflops=flops / t_ours / 1e9, gflops_best=flops / ph["best"] / 1e9,
                peak_frac=flops / t_ours / 1e9 / peak, cache_mb=cb / 2 ** 20,
                min_mb=None if mn is None else mn / 2 ** 20,
                cache_ratio=None if not mn else cb / mn, traced_peak_mb=peak_mem / 2 ** 20,
-               torch_s=None, ratio=None, torch_nn_s=None)
+               torch_s=None, torch_best_s=None, ratio=None, ratio_best=None, torch_phases=None,
+               torch_nn_s=None)
     if with_torch:
-        row["torch_s"] = time_torch(name, config, sz, repeats=repeats, threads=threads)
-        row["ratio"] = t_ours / row["torch_s"]
+        row.update(torch_s=res[1]["step"], torch_best_s=res[1]["best"], torch_phases=res[1],
+                   ratio=t_ours / res[1]["step"], ratio_best=ph["best"] / res[1]["best"])
         if name == "lstm":
-            row["torch_nn_s"] = time_torch(name, config, sz, repeats=repeats, threads=threads, fused=True)
+            row["torch_nn_s"] = res[2]["step"]
     return row
 
 
@@ -435,20 +487,23 @@ def format_table(rows, peak, threads):
     lines = [f"float32, {threads} thread(s); measured matmul peak {peak:.1f} GFLOP/s "
              f"(numpy float32 GEMM); loss sum(dy*y), Adam lr 1e-3",
              f"{'cell':<13}{'B':>4}{'T':>5}{'H':>6}{'n_in':>5}{'ours ms':>10}{'torch ms':>10}"
-             f"{'ratio':>7}{'GFLOP/s':>9}{'%peak':>7}{'cache MB':>10}{'min MB':>8}{'x min':>7}"
+             f"{'ratio':>7}{'best':>6}{'GFLOP/s':>9}{'%peak':>7}{'cache MB':>10}{'min MB':>8}{'x min':>7}"
              f"{'fwd/bwd/adam ms':>20}"]
     for r in rows:
         ts = "-" if r["torch_s"] is None else f"{1e3 * r['torch_s']:.1f}"
         ra = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        rb = "-" if r["ratio_best"] is None else f"{r['ratio_best']:.2f}"
         ph = r["phases"]
         lines.append(
             f"{r['cell']:<13}{r['B']:>4}{r['T']:>5}{r['H']:>6}{r['n_in']:>5}{1e3 * r['ours_s']:>10.1f}"
-            f"{ts:>10}{ra:>7}{r['gflops']:>9.1f}{100 * r['peak_frac']:>6.0f}%{r['cache_mb']:>10.1f}"
+            f"{ts:>10}{ra:>7}{rb:>6}{r['gflops']:>9.1f}{100 * r['peak_frac']:>6.0f}%{r['cache_mb']:>10.1f}"
             f"{(r['min_mb'] or 0):>8.1f}{(r['cache_ratio'] or 0):>7.2f}"
             f"{1e3 * ph['forward']:>8.0f}/{1e3 * ph['backward']:.0f}/{1e3 * ph['adam']:.0f}")
         if r.get("torch_nn_s"):
             lines.append(f"{'':<13}torch.nn.LSTM (fused kernel): {1e3 * r['torch_nn_s']:.1f} ms, "
                          f"ours / fused = {r['ours_s'] / r['torch_nn_s']:.2f}")
+    lines.append("ratio: median/median of interleaved steps; best: fastest/fastest (less "
+                 "sensitive to the load of a shared machine)")
     lines.append("goals: ratio <= 0.7 on every seed cell; >= 50% of peak on the large lstm; "
                  "cache <= 1.5x min")
     return "\n".join(lines)
@@ -501,7 +556,7 @@ def plot_scaling(results, out_dir):
 
 
 def run(quick=False, names=None, repeats=None, out="runs/bench", with_torch=None, scale=True,
-        stream=sys.stdout):
+        stream=sys.stdout, threads=None):
     """Run the benchmark; returns a dict (rows, peak, threads, scaling, table)."""
     table = QUICK if quick else REFERENCE
     avail = set(cells.available())
@@ -510,6 +565,8 @@ def run(quick=False, names=None, repeats=None, out="runs/bench", with_torch=None
     if with_torch is None:
         with_torch = torch_available()
     repeats = repeats or (3 if quick else 5)
+    if threads:
+        set_threads(threads)
     threads = numpy_threads()
     peak = matmul_peak(256 if quick else 2048, repeats=3 if quick else 5)
     rows = []
@@ -573,16 +630,22 @@ def main(argv=None):
     p.add_argument("--no-scaling", action="store_true", help="skip the T/H scaling sweep")
     p.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
     p.add_argument("--profile", action="store_true", help="print a cProfile of each cell's step")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for both NumPy's BLAS and PyTorch (default: NumPy's current count)")
     p.add_argument("--out", default="runs/bench", help="folder for the JSON and plots")
     try:
         args = p.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    if args.threads is not None and args.threads < 1:
+        print("error: --threads must be >= 1", file=sys.stderr)
+        return 2
     if args.repeats is not None and args.repeats < 1:
         print("error: --repeats must be >= 1", file=sys.stderr)
         return 2
     res = run(quick=args.quick, names=args.cell, repeats=args.repeats, out=args.out,
-              with_torch=False if args.no_torch else None, scale=not args.no_scaling)
+              with_torch=False if args.no_torch else None, scale=not args.no_scaling,
+              threads=args.threads)
     print(res["table"])
     for n, sc in res["scaling"].items():
         for key in ("T", "H"):

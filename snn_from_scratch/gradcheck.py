@@ -247,15 +247,18 @@ class Report:
         return self.table()
 
 
-def _compare(name, analytic, numeric, indices, tol, flips, scale_floor):
+def _compare(name, analytic, numeric, indices, tol, flips, scale_floor, noise=0.0):
     a = np.asarray(analytic, dtype=np.float64).reshape(-1)
     n = np.asarray(numeric, dtype=np.float64).reshape(-1)
     if indices is not None:
         a, n = a[indices], n[indices]
-    # Entries whose true gradient is ~0 are dominated by round-off in the difference
-    # quotient (about eps*|loss|/h); a floor relative to the tensor's largest entry keeps
-    # them from deciding the verdict while still catching any error that matters.
-    floor = max(1e-12, scale_floor * max(np.max(np.abs(a), initial=0.0), np.max(np.abs(n), initial=0.0)))
+    # Entries whose true gradient is tiny are dominated by round-off in the difference
+    # quotient, about noise = eps*sum|dy*y|/h. The floor (relative to the tensor's largest
+    # entry, and noise/tol) keeps them from deciding the verdict: an entry below the floor
+    # passes only if its *absolute* error is below tol*floor (about the round-off itself),
+    # so any error larger than the finite differences can resolve is still caught.
+    floor = max(1e-12, scale_floor * max(np.max(np.abs(a), initial=0.0), np.max(np.abs(n), initial=0.0)),
+                noise / tol)
     err = rel_error(a, n, floor=floor)
     abs_err = float(np.max(np.abs(a - n), initial=0.0))
     return TensorCheck(name, tuple(np.shape(analytic)), err, abs_err, int(a.size), flips, tol)
@@ -268,7 +271,8 @@ def _pick(size, max_entries, rng):
 
 
 def check_function(f, arrays, analytic, h=1e-5, tol=1e-7, max_entries=None, seed=0,
-                   scale_floor=1e-6, title="gradient check", on_eval=None, flip_counter=None):
+                   scale_floor=1e-6, title="gradient check", on_eval=None, flip_counter=None,
+                   noise=0.0):
     """Prove ``analytic[name]`` = d f / d ``arrays[name]`` for each named array.
 
     ``f()`` returns a scalar computed from the arrays (which are perturbed in place).
@@ -285,7 +289,7 @@ def check_function(f, arrays, analytic, h=1e-5, tol=1e-7, max_entries=None, seed
                 flips[0] += flip_counter()
 
         num = numerical_gradient(f, arr, h=h, indices=idx, on_eval=count)
-        report.rows.append(_compare(name, analytic[name], num, idx, tol, flips[0], scale_floor))
+        report.rows.append(_compare(name, analytic[name], num, idx, tol, flips[0], scale_floor, noise))
     return report
 
 
@@ -310,6 +314,8 @@ def check_cell(cell, x, state=None, dy=None, twin="frozen", h=1e-5, tol=1e-7,
     Returns a :class:`Report`: one row per tensor with the relative error, the largest
     absolute error, the number of entries checked and the spike flips / clip crossings the
     perturbations caused (0 means the twin followed the real trajectory everywhere). The
+    relative error's floor is ``max(scale_floor * max|grad|, noise / tol)`` with
+    ``noise = eps * sum|dy*y| / h`` the difference quotient's round-off. The
     check runs with ``cell.training = False`` (running statistics frozen) and never
     changes the cell's parameters.
     """
@@ -345,7 +351,9 @@ def check_cell(cell, x, state=None, dy=None, twin="frozen", h=1e-5, tol=1e-7,
             arrays["x"] = x
             analytic["x"] = dx
         title = f"{cell.name} ({twin or 'plain'} twin) T={x.shape[0]} B={x.shape[1]}"
-        rep = check_function(loss, arrays, analytic, h=h, tol=tol, max_entries=max_entries,
+        # round-off of a difference quotient of L = sum(dy*y): about eps * sum|dy*y| / h
+        noise = np.finfo(np.float64).eps * float(np.sum(np.abs(dy * y))) / h
+        rep = check_function(loss, arrays, analytic, h=h, tol=tol, max_entries=max_entries, noise=noise,
                              seed=seed, scale_floor=scale_floor, title=title,
                              flip_counter=(lambda: tw.flips) if tw is not None else None)
         rep.replay_error = replay_error

@@ -81,12 +81,12 @@ def run_proofs(names=None, max_entries=None, stream=None):
 
 
 def format_header():
-    return (f"{'cell':<14}{'configuration':<30}{'twin':<8}{'max rel.error':>14}"
+    return (f"{'cell':<14}{'configuration':<44}{'twin':<8}{'max rel.error':>14}"
             f"{'flips':>7}  verdict")
 
 
 def format_row(r):
-    return (f"{r.cell:<14}{r.label:<30}{r.twin:<8}{r.max_error:>14.2e}{r.flips:>7d}  "
+    return (f"{r.cell:<14}{r.label:<44}{r.twin:<8}{r.max_error:>14.2e}{r.flips:>7d}  "
             f"{'ok' if r.ok else 'FAIL'}")
 
 

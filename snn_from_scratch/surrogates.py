@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import erf, expit
+from scipy.special import erfc, expit
 
 __all__ = [
     "Surrogate", "Gaussian", "Triangle", "FastSigmoid", "Atan", "Sigmoid",
@@ -106,7 +106,7 @@ class Gaussian(Surrogate):
     perturbation of variance ``a/2`` — by the paper's Eq. 2 the expected finite
     difference of the step under that perturbation. Peak ``1/sqrt(pi a)`` at ``u = 0``;
     ``grad`` falls to ``peak/e`` at ``|u| = sqrt(a)``.
-    ``primitive(u) = (1 + erf(u / sqrt(a))) / 2`` (the normal CDF), going from 0 to 1.
+    ``primitive(u) = erfc(-u / sqrt(a)) / 2`` (the normal CDF), going from 0 to 1.
     """
 
     name = "gaussian"
@@ -117,12 +117,15 @@ class Gaussian(Surrogate):
 
     def grad(self, u):
         u = np.asarray(u)
-        # -u^2/a <= 0, so exp never overflows; it underflows quietly to 0.
-        return (np.exp(-(u * u) / self.a) / math.sqrt(math.pi * self.a)).astype(u.dtype, copy=False)
+        # -u^2/a <= 0, so exp never overflows; it underflows (harmlessly) to 0, and so may
+        # u*u for tiny u: silence only that, so np.seterr(all="raise") users are not hit.
+        with np.errstate(under="ignore"):
+            return (np.exp(-(u * u) / self.a) / math.sqrt(math.pi * self.a)).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)
-        return (0.5 * (1.0 + erf(u / math.sqrt(self.a)))).astype(u.dtype, copy=False)
+        # erfc keeps full relative precision in the left tail, where 1 + erf(.) cancels
+        return (0.5 * erfc(-u / math.sqrt(self.a))).astype(u.dtype, copy=False)
 
 
 class Triangle(Surrogate):
@@ -192,7 +195,8 @@ class Atan(Surrogate):
     def grad(self, u):
         u = np.asarray(u)
         z = (math.pi * self.a / 2) * u
-        return ((self.a / 2) / (1.0 + z * z)).astype(u.dtype, copy=False)
+        with np.errstate(under="ignore"):  # z*z underflows harmlessly for tiny u (float32)
+            return ((self.a / 2) / (1.0 + z * z)).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)
@@ -213,8 +217,8 @@ class Sigmoid(Surrogate):
 
     def grad(self, u):
         u = np.asarray(u)
-        s = expit(self.k * u)
-        return (self.k * s * (1.0 - s)).astype(u.dtype, copy=False)
+        # s(ku) s(-ku) = s(1-s) without the cancellation of 1 - s for large ku
+        return (self.k * expit(self.k * u) * expit(-self.k * u)).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)

@@ -35,24 +35,41 @@ from . import cells, network, optim, proofs
 from .experiments import fast_mode
 from .train_cli import load_data
 
-DEFAULT_LR = 3e-3
+DEFAULT_LR = 1e-2
+#: Learning rates of the baselines whose modules define no TOUR_LR: the plain tanh RNN
+#: sits on a loss plateau (ln 10) at 1e-2 within a short run and needs a smaller step.
+DEFAULT_LRS = {"rnn": 1e-3}
 
 
 def cell_module(name):
     return importlib.import_module(f"snn_from_scratch.cells.{cells.REGISTRY[name][0]}")
 
 
-def tour_settings(name):
-    """(config, lr) for the comparison: the module's TOUR_CONFIG / TOUR_LR if present."""
+def tour_settings(name, hidden):
+    """How the comparison trains cell ``name``, from optional module attributes.
+
+    ``TOUR_CONFIG`` (cell keywords, default {}), ``TOUR_LR`` (Adam step, default
+    :data:`DEFAULT_LRS` / :data:`DEFAULT_LR`), ``TOUR_READOUT`` ("linear" on the last
+    step, or "leaky": the SRC paper's fixed leaky integrators, which need 10 neurons per
+    class), ``TOUR_HIDDEN`` and ``TOUR_LAYERS`` (default ``hidden`` and 1).
+    """
     mod = cell_module(name)
-    return dict(getattr(mod, "TOUR_CONFIG", {}) or {}), float(getattr(mod, "TOUR_LR", DEFAULT_LR))
+    readout = getattr(mod, "TOUR_READOUT", "linear")
+    return {"config": dict(getattr(mod, "TOUR_CONFIG", {}) or {}),
+            "lr": float(getattr(mod, "TOUR_LR", DEFAULT_LRS.get(name, DEFAULT_LR))),
+            "readout": readout,
+            "hidden": int(getattr(mod, "TOUR_HIDDEN", 100 if readout == "leaky" else hidden)),
+            "layers": int(getattr(mod, "TOUR_LAYERS", 1))}
 
 
-def train_one(name, data, hidden, epochs, batch_size, seed, status=None):
+def train_one(name, data, hidden, epochs, batch_size, seed, status=None, lr=None):
     """Train one cell on the MNIST-1D arrays in ``data``; returns a result dict."""
     Xtr, ytr, Xte, yte = data
-    config, lr = tour_settings(name)
-    net = network.build(name, Xtr.shape[2], hidden, 10, seed=seed, dtype=np.float32, config=config)
+    st = tour_settings(name, hidden)
+    config = st["config"]
+    lr = st["lr"] if lr is None else lr
+    net = network.build(name, Xtr.shape[2], st["hidden"], 10, n_layers=st["layers"], readout=st["readout"],
+                        seed=seed, dtype=np.float32, config=config)
     opt = optim.Adam(net.params, lr=lr)
     sched = optim.CosineAnnealing(opt, T_max=max(1, epochs), lr_min=lr / 20)
 
@@ -64,21 +81,27 @@ def train_one(name, data, hidden, epochs, batch_size, seed, status=None):
     hist = network.train(net, Xtr, ytr, opt, epochs, batch_size, np.random.default_rng(seed),
                          X_val=Xte, y_val=yte, schedule=sched, clip=5.0, progress=False, callback=cb)
     return {"cell": name, "config": network._jsonable(config), "lr": lr, "n_params": net.n_params(),
+            "net": f"{st['layers']}x{st['hidden']} {st['readout']}",
             "test_acc": hist["val_acc"][-1], "best_test_acc": max(hist["val_acc"]) if hist["val_acc"] else math.nan,
             "sec_per_epoch": float(np.mean(hist["epoch_time"])) if hist["epoch_time"] else math.nan,
             "history": hist}
 
 
 def format_table(results):
-    lines = [f"{'cell':<14}{'params':>8}{'test acc':>10}{'best':>8}{'s/epoch':>9}  config"]
+    lines = [f"{'cell':<14}{'network':<16}{'params':>8}{'test acc':>10}{'best':>8}{'s/epoch':>9}  config"]
     for r in results:
         if "error" in r:
-            lines.append(f"{r['cell']:<14}{'':>8}{'ERROR':>10}{'':>8}{'':>9}  {r['error']}")
+            lines.append(f"{r['cell']:<14}{'':<16}{'':>8}{'ERROR':>10}{'':>8}{'':>9}  {r['error']}")
             continue
         cfg = ", ".join(f"{k}={v}" for k, v in r["config"].items()) or "defaults"
-        lines.append(f"{r['cell']:<14}{r['n_params']:>8d}{r['test_acc']:>10.3f}{r['best_test_acc']:>8.3f}"
+        lines.append(f"{r['cell']:<14}{r['net']:<16}{r['n_params']:>8d}{r['test_acc']:>10.3f}{r['best_test_acc']:>8.3f}"
                      f"{r['sec_per_epoch']:>9.2f}  {cfg} (lr {r['lr']:g})")
     return "\n".join(lines)
+
+
+def is_smooth(name):
+    """True for the conventional (non-spiking) cells: every proof runs without a twin."""
+    return all(twin is None for _, twin in proofs.proofs_of(name).values())
 
 
 def make_figures(results, out):
@@ -92,10 +115,11 @@ def make_figures(results, out):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for r in ok:
         ep = np.arange(1, len(r["history"]["val_acc"]) + 1)
-        style = "--" if r["cell"] in ("rnn", "lstm", "gru") else "-"
+        style = "--" if is_smooth(r["cell"]) else "-"
         axes[0].plot(ep, r["history"]["val_acc"], style, marker=".", label=r["cell"])
         axes[1].plot(ep, r["history"]["loss"], style, marker=".", label=r["cell"])
-    axes[0].set(xlabel="epoch", ylabel="test accuracy", title="MNIST-1D: test accuracy", ylim=(0, 1))
+    axes[0].set(xlabel="epoch", ylabel="test accuracy", title="MNIST-1D: test accuracy "
+                "(dashed: smooth cells)", ylim=(0, 1))
     axes[1].set(xlabel="epoch", ylabel="training loss (cross-entropy)", title="MNIST-1D: training loss")
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -109,7 +133,7 @@ def make_figures(results, out):
     fig, ax = plt.subplots(figsize=(8, 3.8))
     names = [r["cell"] for r in ok]
     accs = [r["test_acc"] for r in ok]
-    colors = ["tab:gray" if n in ("rnn", "lstm", "gru") else "tab:blue" for n in names]
+    colors = ["tab:gray" if is_smooth(n) else "tab:blue" for n in names]
     bars = ax.bar(names, accs, color=colors)
     for b, a in zip(bars, accs):
         ax.text(b.get_x() + b.get_width() / 2, a + 0.01, f"{a:.2f}", ha="center", fontsize=8)
@@ -117,7 +141,7 @@ def make_figures(results, out):
         ax.axhline(y, color="k", lw=0.6, ls=":")
         ax.text(len(names) - 0.5, y + 0.01, lab, ha="right", fontsize=7)
     ax.set(ylabel="test accuracy", ylim=(0, 1.05),
-           title="MNIST-1D after a short run (grey: conventional, blue: spiking)")
+           title="MNIST-1D after a short run (grey: smooth cells, blue: spiking)")
     fig.tight_layout()
     p = out / "accuracy.png"
     fig.savefig(p, dpi=120)
@@ -137,6 +161,8 @@ def parser():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--cells", nargs="+", default=None, help="subset of cells (default: all available)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"Adam learning rate for every cell (default: the module's TOUR_LR, else {DEFAULT_LR:g})")
     p.add_argument("--out", default="runs/tour", help="folder for figures and results (default runs/tour)")
     p.add_argument("--data-dir", default=None, help="data folder (default $SNN_DATA_DIR or ./data)")
     p.add_argument("--skip-proofs", action="store_true", help="only the training comparison")
@@ -175,12 +201,13 @@ def main(argv):
     if not args.skip_training:
         Xtr, ytr, Xte, yte, desc = load_data("mnist1d", args.data_dir, fast=args.fast)
         print(f"2. Training comparison on {desc}: {len(Xtr)} train / {len(Xte)} test; "
-              f"1 layer of {hidden} units, Linear readout on the last step, Adam + cosine schedule, "
+              f"by default 1 layer of {hidden} units and a Linear readout on the last step (network column), "
+              f"Adam + cosine schedule, "
               f"clip 5, batch {args.batch_size}, {epochs} epochs, float32\n")
         for n in names:
             t0 = time.time()
             try:
-                r = train_one(n, (Xtr, ytr, Xte, yte), hidden, epochs, args.batch_size, args.seed, status)
+                r = train_one(n, (Xtr, ytr, Xte, yte), hidden, epochs, args.batch_size, args.seed, status, args.lr)
             except Exception as e:  # report and carry on: one broken cell must not hide the others
                 r = {"cell": n, "error": f"{type(e).__name__}: {e}"}
                 failed.append(f"training {n}")

@@ -96,8 +96,9 @@ def parser():
     return p
 
 
-def run(args, out=sys.stdout):
+def run(args, out=None):
     """Train as the command line describes; returns a dict of results."""
+    out = sys.stdout if out is None else out
     config = parse_config(args.config)
     cells.cell_class(args.cell)  # unknown / unimplemented cell: ValueError with the choices
     for nm in ("hidden", "layers", "batch_size"):

@@ -461,16 +461,17 @@ def _snntorch_run(kind, reset, T=7, B=3, n_in=4, H=5, seed=0):
 
     W = torch.tensor(cell.params["W"], requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
-    kw = dict(threshold=cfg["threshold"], spike_grad=sg.atan(alpha=2.0), reset_mechanism=reset)
+    f64 = lambda v: torch.tensor(v, dtype=DT)  # noqa: E731  (python floats would become float32 buffers)
+    kw = dict(threshold=f64(cfg["threshold"]), spike_grad=sg.atan(alpha=2.0), reset_mechanism=reset)
     if kind == "Leaky":  # snnTorch's beta is our membrane decay alpha
-        neuron = snntorch.Leaky(beta=cfg["alpha"], **kw)
+        neuron = snntorch.Leaky(beta=f64(cfg["alpha"]), **kw)
         mem = torch.tensor(V0)
         spk = []
         for t in range(T):
             s, mem = neuron(xt[t] @ W, mem)
             spk.append(s)
     else:  # Synaptic: snnTorch's alpha is our synaptic decay beta, its beta our alpha
-        neuron = snntorch.Synaptic(alpha=cfg["beta"], beta=cfg["alpha"], **kw)
+        neuron = snntorch.Synaptic(alpha=f64(cfg["beta"]), beta=f64(cfg["alpha"]), **kw)
         syn, mem = torch.tensor(I0), torch.tensor(V0)
         spk = []
         for t in range(T):

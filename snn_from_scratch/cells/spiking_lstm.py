@@ -301,16 +301,23 @@ ERRATA = {
 }
 
 
+#: The two discrepancies of the authors' public code (with the signed surrogate distance).
+AUTHORS_CODE = ("carry_no_threshold", "last_step_every_step")
+
+
 def backward_variant(cell, dy, cache, variant=None):
-    """The backward pass as *printed*: ``variant`` is one key of :data:`ERRATA` (or None).
+    """The backward pass as *printed*: ``variant`` is one key of :data:`ERRATA`, a tuple of
+    keys (several errata at once, e.g. :data:`AUTHORS_CODE`), or None.
 
     With ``variant=None`` this is a second, deliberately plain transcription of the exact
     backward (one loop, no step functions) and agrees with ``cell.backward``; each variant
     changes exactly the line the paper (or the authors' code) prints differently. Returns
     ``(dx, grads)`` like ``cell.backward``. Used by the errata tests and chapter 04 only.
     """
-    if variant is not None and variant not in ERRATA:
-        raise ValueError(f"variant must be None or one of {sorted(ERRATA)}, got {variant!r}")
+    chosen = () if variant is None else ((variant,) if isinstance(variant, str) else tuple(variant))
+    bad = [v for v in chosen if v not in ERRATA]
+    if bad:
+        raise ValueError(f"variant must be None, one of {sorted(ERRATA)} or a tuple of them, got {variant!r}")
     cfg, sur, p = cell.config, cell.sur, cell.params
     x, hs, cs, us, gates, cts = (cache[k] for k in ("x", "hs", "cs", "us", "gates", "c_tildes"))
     T, B, _ = x.shape
@@ -326,7 +333,7 @@ def backward_variant(cell, dy, cache, variant=None):
         out[:, 3 * H:] = sur.s1.grad(z[:, 3 * H:])
         return out
 
-    if variant == "last_step_every_step":
+    if "last_step_every_step" in chosen:
         dy = np.broadcast_to(dy[-1], dy.shape)
     dU = np.zeros((T, B, 4 * H), cell.dtype)
     dUmix = np.zeros((T, B, H), cell.dtype)  # f block of dU for the wg_in_f variant
@@ -336,25 +343,25 @@ def backward_variant(cell, dy, cache, variant=None):
         u, gts = us[t], gates[t]
         f, i, g, o = _blocks(gts, H)
         c_prev, c, ct = cs[t], cs[t + 1], cts[t]
-        dh = dy[t] + (0 if variant == "no_recurrent_dh" else dh_next)
+        dh = dy[t] + (0 if "no_recurrent_dh" in chosen else dh_next)
         s_c = sur.sc.grad(ct - cfg.theta_c) if cfg.cell_grad == "gaussian" else cfg.gamma
-        c_used = ct if variant == "unthresholded_c" else c
-        c_prev_used = (cts[t - 1] if t > 0 else c_prev) if variant == "unthresholded_c" else c_prev
+        c_used = ct if "unthresholded_c" in chosen else c
+        c_prev_used = (cts[t - 1] if t > 0 else c_prev) if "unthresholded_c" in chosen else c_prev
         d_o = dh * c_used                                   # dL/do_t   (Eq. 4)
-        if variant == "carry_no_threshold":
+        if "carry_no_threshold" in chosen:
             dct = s_c * o * dh + dc_next                    # gamma o dL/dh + f_{t+1} dL/dc_{t+1}
         else:
             dct = s_c * (o * dh + dc_next)
         d_i, d_g, d_f = dct * g, dct * i, dct * c_prev_used  # dL/di, dL/dg, dL/df
         dgate = np.concatenate([d_f, d_i, d_g, d_o], axis=1)
-        z = (np.abs(u) - np.abs(thetas)) if variant == "abs_distance" else (u - thetas)
+        z = (np.abs(u) - np.abs(thetas)) if "abs_distance" in chosen else (u - thetas)
         sig = gauss(z)
         dU[t] = sig * dgate
-        if variant == "wg_in_f":
+        if "wg_in_f" in chosen:
             # sigma_1'(Delta_1[w_{g,h} h_{t-1} + w_{g,x} x_t + b_{f,h} + b_{f,x}])
             u_mix = x[t] @ W_x[:, 2 * H:3 * H] + hs[t] @ W_h[:, 2 * H:3 * H] + p["b"][:H]
             dUmix[t] = sur.s1.grad(u_mix - cfg.theta1) * d_f
-        if variant == "sigma_outside":
+        if "sigma_outside" in chosen:
             # sigma'(Delta[u]) (w_{.,h} dL/dgate): w_{.,h} = W_h^T in our layout, so
             # w dL/dgate is dgate @ W_h (row vectors), the surrogate applied after it.
             dh_next = sum(sig[:, k * H:(k + 1) * H] * (dgate[:, k * H:(k + 1) * H] @ W_h[:, k * H:(k + 1) * H])
@@ -366,10 +373,10 @@ def backward_variant(cell, dy, cache, variant=None):
     X2 = x.reshape(T * B, -1)
     Hp2 = hs[:-1].reshape(T * B, -1)
     grads = {"W_x": X2.T @ dU2, "W_h": Hp2.T @ dU2, "b": dU2.sum(0)}
-    if variant == "x_prev":
+    if "x_prev" in chosen:
         x_prev = np.concatenate([np.zeros_like(x[:1]), x[:-1]]).reshape(T * B, -1)
         grads["W_x"][:, :3 * H] = x_prev.T @ dU2[:, :3 * H]   # f, i, g lines print x_{t-1}
-    if variant == "wg_in_f":
+    if "wg_in_f" in chosen:
         grads["W_h"][:, :H] = Hp2.T @ dUmix.reshape(T * B, -1)
     dx = (dU2 @ W_x.T).reshape(x.shape)
     return dx, grads
