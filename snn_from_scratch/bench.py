@@ -101,6 +101,20 @@ def matmul_peak(n=2048, repeats=5, dtype=np.float32):
     return 2 * n ** 3 / best / 1e9
 
 
+def torch_matmul_peak(n=2048, repeats=5):
+    """The same measurement with PyTorch's float32 GEMM (its own BLAS), or None."""
+    if not torch_available():
+        return None
+    import torch
+
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    out = torch.empty(n, n)
+    torch.matmul(a, b, out=out)
+    best = min(_timeit(lambda: torch.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
 def _timeit(fn):
     t0 = time.perf_counter()
     fn()
@@ -365,7 +379,7 @@ def _torch_cells():
             i = c["alpha"] * i + A[t]
             xx = c["rho"] * torch.tanh(i / c["rho"])
             hp, hsp = h.detach(), hs.detach()
-            zs = torch.where(hp > 0.5, c["z_dep"], c["z_hyp"]).to(hp.dtype)
+            zs = torch.where(hp > 0.5, torch.full_like(hp, c["z_dep"]), torch.full_like(hp, c["z_hyp"]))
             h = torch.tanh(xx + c["r"] * hp + c["r_s"] * hsp + P["b_h"])
             hs = zs * hsp + (1 - zs) * hp
             ys.append(Bypass.apply(h))
@@ -569,6 +583,7 @@ def run(quick=False, names=None, repeats=None, out="runs/bench", with_torch=None
         set_threads(threads)
     threads = numpy_threads()
     peak = matmul_peak(256 if quick else 2048, repeats=3 if quick else 5)
+    tpeak = torch_matmul_peak(256 if quick else 2048, repeats=3 if quick else 5) if with_torch else None
     rows = []
     for n in names:
         cfg, sz = table[n]
@@ -577,6 +592,8 @@ def run(quick=False, names=None, repeats=None, out="runs/bench", with_torch=None
             print(f"  {n}: ours {1e3 * rows[-1]['ours_s']:.1f} ms" + (
                 f", torch {1e3 * rows[-1]['torch_s']:.1f} ms" if rows[-1]["torch_s"] else ""), file=stream, flush=True)
     txt = format_table(rows, peak, threads)
+    if tpeak:
+        txt += f"\n(PyTorch's own float32 GEMM on the same matrices: {tpeak:.1f} GFLOP/s)"
     if not with_torch:
         txt += "\n(PyTorch not installed: the torch columns are empty; pip install -r requirements-validation.txt)"
     if skipped:
@@ -590,8 +607,8 @@ def run(quick=False, names=None, repeats=None, out="runs/bench", with_torch=None
                 base = dict(sz, B=64, H=512)
             sc[n] = {"T": scaling(n, cfg, base, "T", repeats=2, with_torch=with_torch, threads=threads),
                      "H": scaling(n, cfg, base, "H", repeats=2, with_torch=with_torch, threads=threads)}
-    res = {"rows": rows, "peak_gflops": peak, "threads": threads, "scaling": sc, "table": txt,
-           "quick": quick}
+    res = {"rows": rows, "peak_gflops": peak, "torch_peak_gflops": tpeak, "threads": threads,
+           "scaling": sc, "table": txt, "quick": quick}
     if out:
         out = pathlib.Path(out)
         out.mkdir(parents=True, exist_ok=True)

@@ -333,6 +333,13 @@ class Progress:
         self.stream.write("\r" + text + " " * pad)
         self.stream.flush()
 
+    def clear(self):
+        """Erase the live line (terminal only), e.g. before printing elsewhere."""
+        if self.enabled and self.tty and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
     def finish(self, text):
         if not self.enabled:
             return

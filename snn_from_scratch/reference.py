@@ -46,6 +46,7 @@ from . import __version__, cells, surrogates
 __all__ = [
     "FORMAT_VERSION", "DEFAULT_SIZES", "DEFAULT_B", "export", "export_all", "standard_suite",
     "load", "save", "compare", "Comparison", "describe_rules", "fixture_arrays", "main",
+    "missing_fixtures", "rel_error", "parse_config", "proofs_of",
 ]
 
 #: Version of the file layout (bumped on any incompatible change).
@@ -101,13 +102,10 @@ def _is_multibit(config):
 
 def _set_b(cell, b):
     """Fix the multi-bit range ``b`` of a cell (DESIGN.md: the attribute ``cell.b``)."""
-    if "b" in cell.buffers:
-        old = cell.buffers["b"]
-        cell.buffers["b"] = np.asarray(b, dtype=np.asarray(old).dtype if old is not None else cell.dtype).reshape(np.shape(old) if old is not None else ())
     try:
-        cell.b = cell.dtype.type(b)
-    except AttributeError:  # a read-only property backed by buffers
-        pass
+        cell.b = float(b)
+    except AttributeError:  # a cell without a settable attribute: its buffer
+        cell.buffers["b"] = float(b)
     got = float(np.asarray(getattr(cell, "b", cell.buffers.get("b"))))
     if got != float(b):
         raise RuntimeError(f"could not fix the multi-bit range b of {cell.name!r} "
@@ -151,6 +149,8 @@ def describe_rules(name, config):
                        f"k = threshold_levels = {c.get('threshold_levels')}; backward: clipped "
                        f"straight-through dY/dV := 1 for |V| <= b, else 0 (also below gamma); b is "
                        f"fixed (header 'b'), training=False")
+            if c.get("signed"):
+                sur.append("signed: Y = sign(V)*min(floor(|V|*2^N/b), 2^N-1)*b/2^N for |V| > gamma")
             det.append("reset subtracts Y[t-1]" + (" (detached: no gradient through Y[t-1] in "
                                                    "the reset term)" if c.get("detach_reset") else
                                                    ", gradient flows through it"))
@@ -363,6 +363,16 @@ def export_all(out_dir, names=None, seed=0, data_seed=1, stream=None):
             print(f"  {fname:<48}{name:<14}{json.dumps(header['config_given'])}", file=stream)
     (out_dir / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True))
     return index
+
+
+def missing_fixtures(index_or_dir):
+    """Available cells that have no fixture in an ``export-all`` index (a dict or a folder
+    holding ``index.json``): an empty list when the suite covers every cell."""
+    index = index_or_dir
+    if not isinstance(index, dict):
+        index = json.loads((pathlib.Path(index_or_dir) / "index.json").read_text())
+    exported = {f["cell"] for f in index.get("fixtures", [])}
+    return [n for n in cells.available() if n not in exported]
 
 
 # --------------------------------------------------------------------------------------

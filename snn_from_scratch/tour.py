@@ -211,8 +211,9 @@ def main(argv):
             except Exception as e:  # report and carry on: one broken cell must not hide the others
                 r = {"cell": n, "error": f"{type(e).__name__}: {e}"}
                 failed.append(f"training {n}")
-            status.finish(f"  {n:<13} " + (f"test acc {r['test_acc']:.3f}" if "error" not in r else r["error"])
-                          + f"  ({time.time() - t0:.1f} s)") if status.tty else None
+            status.clear()
+            print(f"  {n:<13} " + (f"test acc {r['test_acc']:.3f}" if "error" not in r else r["error"])
+                  + f"  ({time.time() - t0:.1f} s)", flush=True)
             results.append(r)
         print()
         print(format_table(results))

@@ -499,3 +499,45 @@ def test_snntorch_synaptic_zero_reset_differs():
     ours, theirs = _snntorch_run("Synaptic", "zero")
     res = reference.compare(ours, theirs, tol=SNN_TOL)
     assert not res.ok
+
+
+# ======================================================================================
+# The benchmark's PyTorch cells compute the same thing as ours (else its ratios are moot)
+# ======================================================================================
+@pytest.mark.parametrize("name", [n for n in ("lstm", "spiking_lstm", "lif", "gated_lif", "src")
+                                  if n in cells.available()])
+def test_bench_torch_cells_are_the_same_equations(name):
+    import dataclasses
+
+    from snn_from_scratch import bench
+
+    config, _ = bench.REFERENCE[name]
+    cell = cells.make(name, 4, 6, seed=0, dtype=np.float64, **config)
+    cell.training = False
+    rng = np.random.default_rng(0)
+    x = (rng.random((9, 3, 4)) < 0.5).astype(np.float64)
+    dy = rng.standard_normal((9, 3, 6))
+    y, cache = cell.forward(x)
+    dx, grads = cell.backward(dy, cache)
+    cfg = dataclasses.asdict(cell.config)
+    if name == "gated_lif":
+        cfg["b"] = cell.b
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in cell.params.items()}
+    xt = torch.tensor(x, requires_grad=True)
+    yt = bench._torch_cells()[name](P, xt, cfg)
+    (torch.tensor(dy) * yt).sum().backward()
+    theirs = {"y": yt.detach().numpy(), "dx": xt.grad.numpy(), **{f"grads/{k}": v.grad.numpy() for k, v in P.items()}}
+    ours = {"y": y, "dx": dx, **{f"grads/{k}": v for k, v in grads.items()}}
+    res = reference.compare(ours, theirs, tol=TOL)
+    assert res.ok, res.table()
+
+
+def test_bench_quick_smoke(tmp_path, capsys):
+    from snn_from_scratch import bench
+
+    assert bench.main(["--quick", "--cell", "lif", "--no-scaling", "--repeats", "1",
+                       "--threads", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "lif" in out and "ratio" in out
+    assert (tmp_path / "bench_quick.json").exists()
+    assert bench.main(["--repeats", "0"]) == 2

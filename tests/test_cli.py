@@ -4,7 +4,6 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from snn_from_scratch import cells, cli, network

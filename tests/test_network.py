@@ -249,6 +249,17 @@ def test_train_progress_line_and_schedule_and_clip_and_projection(monkeypatch):
     assert quiet.getvalue() == ""
 
 
+def test_train_with_leaky_readout():
+    X, y = toy(N=48)
+    net = build("rnn", 2, 20, 2, readout="leaky", dtype=np.float32)
+    assert isinstance(net.readout, LeakyReadout) and "readout.W" not in net.params
+    h = train(net, X, y, Adam(net.params, lr=1e-2), epochs=2, batch_size=16, rng=np.random.default_rng(0),
+              X_val=X, y_val=y, progress=False)
+    assert np.all(np.isfinite(h["loss"])) and 0 <= h["val_acc"][-1] <= 1
+    with pytest.raises(ValueError, match="neurons_per_class"):
+        build("rnn", 2, 21, 2, readout="leaky")
+
+
 def test_train_and_evaluate_validation():
     X, y = toy(N=20)
     net = build("rnn", 2, 4, 2, dtype=np.float32)

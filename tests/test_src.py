@@ -34,25 +34,36 @@ def check(T, cfg, **kw):
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("T", [1, 2, 7])
 def test_proof_active_regime(mode, T):
-    """Registry constants (r_s=-2, b_h=0: neurons active): every switch setting <= 1e-7."""
+    """Registry constants (the paper's, b_h=-2: neurons active): every switch setting <= 1e-7."""
     rep = check(T, dict(src.PROOF_CONSTANTS, **MODES[mode]))
     assert rep.ok, rep.table()
     assert rep.max_error <= 1e-7 and rep.flips == 0
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_proof_other_draws(mode, seed):
+    """Other parameters, inputs and states (T = 7): still <= 1e-7."""
+    rng = np.random.default_rng([seed, 99])
+    cell = cells.make("src", 4, 5, seed=seed, **dict(src.PROOF_CONSTANTS, **MODES[mode]))
+    x = (rng.random((7, 3, 4)) < 0.5).astype(np.float64)
+    rep = gc.check_cell(cell, x, proofs.random_state(cell, 3, rng), twin="frozen", seed=seed)
+    assert rep.ok, rep.table()
+
+
 @pytest.mark.parametrize("mode", ["exact", "detach"])
 @pytest.mark.parametrize("T", [1, 2, 7])
-def test_proof_paper_constants(mode, T):
-    """The paper's constants (r_s=-7, b_h=-6): exact and detached gradients <= 1e-7."""
+def test_proof_initial_bias(mode, T):
+    """The initial bias b_h = -6 (all paper constants): exact and detached rules <= 1e-7."""
     rep = check(T, MODES[mode])
     assert rep.ok, rep.table()
 
 
 @pytest.mark.parametrize("mode", ["bypass", "both"])
-def test_proof_paper_constants_bypass(mode):
-    """Bypass at the paper's constants: every neuron saturated (1-h^2 ~ 1e-5..1e-8), the
-    gradients are tiny and central differences only resolve them to their noise floor
-    (~1e-10 absolute): we require 1e-4 relative there (see PROOF_CONSTANTS)."""
+def test_proof_initial_bias_bypass(mode):
+    """Bypass at b_h = -6: every neuron saturated (1-h^2 ~ 1e-5), the gradients are tiny
+    and central differences only resolve them to their round-off floor (~1e-10 absolute):
+    1e-4 relative there (see PROOF_CONSTANTS)."""
     for T in (1, 2, 7):
         rep = check(T, MODES[mode], tol=1e-4)
         assert rep.ok, rep.table()
@@ -222,3 +233,24 @@ def test_trace_feedbacks():
     np.testing.assert_allclose(tr["pos"][1:], 2.0 * tr["h"][:-1])
     np.testing.assert_allclose(tr["neg"][1:], -7.0 * tr["h_s"][:-1])
     assert src.activity(tr["s"]).item() > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_input_path_matches_dense(monkeypatch, dtype):
+    """Sparse spike inputs use a CSR product (SPARSE_DENSITY); results match the dense one."""
+    cell = cells.make("src", 200, 16, dtype=dtype, b_h_init=-2.0, b_h_max=None)
+    x = (np.random.default_rng(3).random((30, 4, 200)) < 0.03).astype(dtype)
+    y, c = cell.forward(x)
+    assert not isinstance(c["X"], np.ndarray)          # the sparse path was taken
+    dy = np.random.default_rng(4).standard_normal(y.shape).astype(dtype)
+    dx, g = cell.backward(dy, c)
+    monkeypatch.setattr(src, "SPARSE_DENSITY", 0.0)
+    y2, c2 = cell.forward(x)
+    assert isinstance(c2["X"], np.ndarray)
+    dx2, g2 = cell.backward(dy, c2)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(y, y2, atol=tol)
+    np.testing.assert_allclose(dx, dx2, atol=tol)
+    for k in g:
+        assert g[k].dtype == dtype
+        np.testing.assert_allclose(g[k], g2[k], atol=tol * 10, rtol=tol)

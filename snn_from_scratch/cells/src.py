@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import numpy as np
+import scipy.sparse
 
 from .. import gradcheck as gc
 from .base import Cell
@@ -195,7 +196,8 @@ class SRC(Cell):
         T, B, _ = x.shape
         H = self.n_hidden
         c, p = self.config, self.params
-        A = (x.reshape(T * B, -1) @ p["W"]).reshape(T, B, H)  # all steps' inputs at once
+        X = _input_matrix(x.reshape(T * B, -1))
+        A = np.asarray(X @ p["W"]).reshape(T, B, H)  # all steps' inputs at once
         s = np.empty((T, B, H), self.dtype)
         xs = np.empty((T, B, H), self.dtype)
         hs = np.empty((T + 1, B, H), self.dtype)
@@ -204,7 +206,7 @@ class SRC(Cell):
         for t in range(T):
             s[t], state, (xs[t], _, above[t]) = step_forward(A[t], state, p["b_h"], c, twin)
             hs[t + 1] = state.h
-        return s, {"x_in": x, "x": xs, "h": hs, "above": above, "final_state": state}
+        return s, {"x_in": x, "X": X, "x": xs, "h": hs, "above": above, "final_state": state}
 
     def _backward(self, dy, cache):
         x_in, xs, hs, above = cache["x_in"], cache["x"], cache["h"], cache["above"]
@@ -221,9 +223,31 @@ class SRC(Cell):
             if carry[1] is None:
                 carry = (carry[0], zero, zero)
         dA2 = dA.reshape(T * B, H)
-        grads = {"W": x_in.reshape(T * B, -1).T @ dA2, "b_h": db}
+        grads = {"W": np.asarray(cache["X"].T @ dA2), "b_h": db}
         dx = (dA2 @ p["W"].T).reshape(x_in.shape)
         return dx, grads
+
+
+#: Input density below which the input projection uses a sparse matrix product.
+SPARSE_DENSITY = 0.1
+
+
+def _input_matrix(X2):
+    """The (T*B, n_in) input as a dense array, or as a CSR matrix when it is sparse.
+
+    Spike trains are mostly zeros (rate-coded MNIST: ~3% ones; an SRC layer's output: a
+    few % spiking steps), so ``X W`` and ``X^T dA`` cost nnz*H instead of T*B*n_in*H with
+    a sparse product; the results are the same sums (up to summation order).
+    """
+    if X2.shape[1] < 32 or X2.size < 4096:
+        return X2
+    flat = np.flatnonzero(X2.reshape(-1) != 0)  # on a bool mask: much faster than on floats
+    if flat.size > SPARSE_DENSITY * X2.size:
+        return X2
+    rows, cols = np.divmod(flat, X2.shape[1])
+    indptr = np.zeros(X2.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=X2.shape[0]), out=indptr[1:])
+    return scipy.sparse.csr_matrix((X2.reshape(-1)[flat], cols, indptr), shape=X2.shape)
 
 
 def activity(s, axis=0):
@@ -266,14 +290,12 @@ def trace(cell, x, state=None):
     return out
 
 
-#: Constants under which the registry proofs run. The paper's r_s = -7 and b_h = -6 drive
-#: tanh (3d) into saturation (1 - h^2 ~ 1e-8 during a spike and at rest), where gradient
-#: entries are so small that central differences (noise ~ eps/h ~ 1e-11) cannot resolve
-#: them to 1e-7 *relative* error, and the strong feedback makes the T=7 truncation error
-#: exceed it too. A milder slow feedback (r_s = -2) and b_h = 0 keep the neurons in their
-#: active range (h crosses 0 and 0.5 often, so the ReLU and the z_s switch are exercised)
-#: with the same code path; tests/test_src.py also proves the paper's constants.
-PROOF_CONSTANTS = {"r_s": -2.0, "b_h_init": 0.0, "b_h_max": None}
+#: Constants under which the registry proofs run: the paper's, except the bias. At the
+#: initial b_h = -6 every neuron rests deep in tanh's saturated tail (1 - h^2 ~ 1e-5) and
+#: most gradient entries sit at the round-off floor of central differences; b_h = -2 keeps
+#: the neurons active (h crosses 0 and 0.5 often, so the ReLU rule and the z_s switch
+#: are exercised) with the same code path. tests/test_src.py also checks b_h = -6.
+PROOF_CONSTANTS = {"b_h_init": -2.0, "b_h_max": None}
 
 #: Configurations proven by `python -m snn_from_scratch gradcheck`. No surrogate spikes:
 #: the frozen twin replays the z_s switch, the detached states and the ReLU rule.
@@ -285,5 +307,11 @@ PROOFS = {
     "bypass + detach (default)": (dict(PROOF_CONSTANTS), "frozen"),
 }
 
-#: Configuration used by `python -m snn_from_scratch tour` (the paper's: both switches on).
+#: How `python -m snn_from_scratch tour` trains the SRC on MNIST-1D: the paper's
+#: configuration (both switches on) read by the paper's fixed leaky-integrator readout
+#: (a final layer of 100 neurons, §4.2), which learned better than a linear readout on the
+#: last step in a 5-epoch trial (24% vs 11% test accuracy; MNIST-1D's single continuous
+#: input channel is far from the spike trains the SRC was designed for).
 TOUR_CONFIG = {}
+TOUR_READOUT = "leaky"
+TOUR_LR = 1e-2

@@ -31,7 +31,8 @@ from .. import cells, datasets, encoding, network, optim
 from ..cells import spiking_lstm as sl
 
 __all__ = ["EXPERIMENTS", "SCALES", "PAPER", "sinusoid", "smnist", "charlm", "surrogate_sweep",
-           "mnist1d", "step_time", "sample_text"]
+           "mnist1d", "step_time", "sample_text", "gradient_reach",
+           "use_printed_backward"]
 
 #: The paper's numbers (Table 1, Table 3, §4.2, Appendix B).
 PAPER = {
@@ -48,9 +49,9 @@ PAPER = {
 SCALES = {
     "full": dict(
         sin_iters=300, sin_batch=16, sin_snapshots=(0, 20, 60, 300),
-        mnist_H=128, mnist_epochs=6, mnist_train=4000, mnist_test=1000,
+        mnist_H=128, mnist_epochs=10, mnist_train=4000, mnist_test=1000,
         char_H=200, char_iters=400, char_seq=50, char_batch=32,
-        sweep_H=64, sweep_epochs=2, sweep_train=4000, sweep_test=1000,
+        sweep_H=64, sweep_epochs=3, sweep_train=4000, sweep_test=1000,
         m1d_H=64, m1d_epochs=12, m1d_train=4000, m1d_test=1000,
     ),
     "fast": dict(
@@ -515,6 +516,37 @@ def mnist1d(args):
     res["figure"] = str(path)
     _save_json(out, "lotfi_mnist1d", res)
     return res
+
+
+# --------------------------------------------------------------------------------------
+# How far back does the gradient reach? (a diagnostic for chapter 5)
+# --------------------------------------------------------------------------------------
+def gradient_reach(configs, data_dir=None, H=128, B=64, seed=0):
+    """How much of a last-step loss's gradient reaches each row of sequential MNIST.
+
+    At initialization, float64, one batch of ``B`` Bernoulli-coded images: the norm of the
+    input gradient ``|dL/dx_t|`` (= ``|du_t W_x^T|``, the signal every weight gradient of
+    step t is made of) for t = 0..27, divided by its value at the last step.
+    ``configs``: {label: (cell name, config dict)}. Returns {label: array (28,)}.
+    """
+    from ..layers import softmax_cross_entropy
+    d = datasets.load_mnist("mnist", data_dir=data_dir)
+    X = datasets.sequential_view(d["x_train"][:B])
+    y = d["y_train"][:B]
+    out = {}
+    for label, (cell, config) in configs.items():
+        rng = np.random.default_rng(seed)
+        net = network.build(cell, 28, H, 10, seed=seed, dtype=np.float64, config=config)
+        xb = encoding.bernoulli_sequence(X, rng, dtype=np.float64)
+        logits, cache = net.forward(xb)
+        _, dlogits = softmax_cross_entropy(logits, y)
+        dro, _ = net.readout.backward(dlogits, cache["readout"])
+        dy = np.zeros(cache["y_shape"])
+        dy[-1] = dro
+        dx, _ = net.layers[0].backward(dy, cache["layers"][0])
+        norms = np.array([np.linalg.norm(dx[t]) for t in range(dx.shape[0])])
+        out[label] = norms / norms[-1]
+    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ PAPER_TABLE1 = {
 def _budget(fast):
     if fast:
         return dict(H=16, epochs=1, n_train=256, n_test=256, n_long=96, epochs_long=1)
-    return dict(H=64, epochs=8, n_train=4000, n_test=1000, n_long=1000, epochs_long=2)
+    return dict(H=64, epochs=8, n_train=4000, n_test=1000, n_long=3000, epochs_long=4)
 
 
 def load_task(name, args, n_train, n_test):
