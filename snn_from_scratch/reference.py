@@ -155,16 +155,18 @@ def describe_rules(name, config):
                                                    "the reset term)" if c.get("detach_reset") else
                                                    ", gradient flows through it"))
         else:
-            sur.append(f"S = H(V - threshold) with {_surrogate_words(c.get('surrogate'), c.get('surrogate_params'))}, "
-                       "u = V - threshold (unnormalized)")
+            words = _surrogate_words(c.get("surrogate"), c.get("surrogate_params"))
+            sur.append(f"S = H(V - threshold) with {words}, u = V - threshold (unnormalized)")
             rule = {"subtract": "V -= threshold*S[t-1]", "zero": "V = alpha*V[t-1]*(1 - S[t-1]) + I"}.get(
                 c.get("reset"), str(c.get("reset")))
             det.append(f"reset {c.get('reset')!r} ({rule}); " + (
-                "detach_reset: S[t-1] in the reset term is a constant (a learnable threshold still "
-                "receives -S[t-1])" if c.get("detach_reset") else "gradient flows through S[t-1] in the reset"))
+                "detach_reset: S[t-1] in the reset term is a constant (a learnable threshold "
+                "still receives -S[t-1])" if c.get("detach_reset")
+                else "gradient flows through S[t-1] in the reset"))
         if name == "gated_lif":
-            det.append(f"variant {c.get('variant')}" + (": Y[t-1] enters the forget/candidate gates "
-                                                        "and is NOT detached there" if c.get("variant") == "v2" else ""))
+            v2 = c.get("variant") == "v2"
+            det.append(f"variant {c.get('variant')}" + (
+                ": Y[t-1] enters the forget/candidate gates and is NOT detached there" if v2 else ""))
         if name == "lif":
             other.append(f"synaptic={c.get('synaptic')}, learn_alpha={c.get('learn_alpha')}, "
                          f"learn_threshold={c.get('learn_threshold')}")
@@ -506,7 +508,8 @@ def main(argv=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="write one fixture")
     e.add_argument("--cell", required=True, help=f"one of {sorted(cells.REGISTRY)}")
-    e.add_argument("--config", nargs="*", default=[], metavar="k=v", help="cell keywords")
+    e.add_argument("--config", nargs="+", action="extend", default=[], metavar="k=v",
+                   help="cell keywords (repeatable), e.g. reset=zero surrogate=atan")
     e.add_argument("--out", required=True, help="output .npz")
     e.add_argument("--seed", type=int, default=0, help="parameter seed (default 0)")
     e.add_argument("--data-seed", type=int, default=1, help="seed of x, state0, dy (default 1)")

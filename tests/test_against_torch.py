@@ -409,9 +409,11 @@ def test_torch_nn_layers_match_ours(name):
     if name == "rnn":
         mod, wx, wh, bb = torch.nn.RNN(n_in, H, nonlinearity="tanh", dtype=DT), W_x, W_h, b
     elif name == "lstm":  # our f,i,g,o -> torch i,f,g,o; one bias -> b_ih (b_hh = 0)
-        mod, wx, wh, bb = torch.nn.LSTM(n_in, H, dtype=DT), _swap01(W_x, H, 1), _swap01(W_h, H, 1), _swap01(b, H, 0)
+        mod = torch.nn.LSTM(n_in, H, dtype=DT)
+        wx, wh, bb = _swap01(W_x, H, 1), _swap01(W_h, H, 1), _swap01(b, H, 0)
     else:  # our z,r,n -> torch r,z,n; b_hh = 0, so torch's b_hn (inside r*(...)) vanishes
-        mod, wx, wh, bb = torch.nn.GRU(n_in, H, dtype=DT), _swap01(W_x, H, 1), _swap01(W_h, H, 1), _swap01(b, H, 0)
+        mod = torch.nn.GRU(n_in, H, dtype=DT)
+        wx, wh, bb = _swap01(W_x, H, 1), _swap01(W_h, H, 1), _swap01(b, H, 0)
     with torch.no_grad():
         mod.weight_ih_l0.copy_(torch.tensor(wx.T))
         mod.weight_hh_l0.copy_(torch.tensor(wh.T))
@@ -526,7 +528,8 @@ def test_bench_torch_cells_are_the_same_equations(name):
     xt = torch.tensor(x, requires_grad=True)
     yt = bench._torch_cells()[name](P, xt, cfg)
     (torch.tensor(dy) * yt).sum().backward()
-    theirs = {"y": yt.detach().numpy(), "dx": xt.grad.numpy(), **{f"grads/{k}": v.grad.numpy() for k, v in P.items()}}
+    theirs = {"y": yt.detach().numpy(), "dx": xt.grad.numpy(),
+              **{f"grads/{k}": v.grad.numpy() for k, v in P.items()}}
     ours = {"y": y, "dx": dx, **{f"grads/{k}": v for k, v in grads.items()}}
     res = reference.compare(ours, theirs, tol=TOL)
     assert res.ok, res.table()

@@ -11,12 +11,10 @@ from snn_from_scratch.cells import lif
 from snn_from_scratch.gradcheck import check_cell
 
 N_IN, H, B = 3, 4, 3
-# Central differences of L = sum(dy * y) carry a roundoff of about eps*sum|dy*y|/h
-# (~1e-10 absolute here, h = 1e-5). An entry far below the tensor's largest gradient
-# therefore cannot show a relative error of 1e-7; with this floor, entries below 1e-3 of
-# the largest are held to an ABSOLUTE error <= 1e-7 * 1e-3 * max = 1e-10 * max instead.
-# Planted bugs below still fail by orders of magnitude.
-FLOOR = 1e-3
+# check_cell's default floor: max(1e-6 * max|grad|, noise / tol) with noise = eps*sum|dy*y|/h,
+# the difference quotient's round-off (entries below it are held to an absolute error of
+# about that round-off). Planted bugs below still fail by orders of magnitude.
+FLOOR = 1e-6
 
 
 def _state(cell, rng, binary):

@@ -187,21 +187,18 @@ TOUR_CONFIG = dict(variant="v2")
 
 
 def _proofs():
-    """Rows for the CLI. The tests prove the full product (variant x reset x detach x output
-    x twin); rows whose check is decided by roundoff under the CLI's relative floor
-    (absolute errors ~1e-11, see tests/test_gated_lif.py) are proven there instead."""
+    """Every option combination: variant x reset x detach_reset x output (multi-bit
+    refuses the zero reset), under both twins."""
+    import itertools
+
     out = {}
     for twin in ("frozen", "smooth"):
-        out[f"v1 binary subtract [{twin}]"] = (dict(variant="v1", output="binary"), twin)
-        out[f"v1 binary subtract detach [{twin}]"] = (
-            dict(variant="v1", output="binary", detach_reset=True), twin)
-        out[f"v1 binary zero [{twin}]"] = (dict(variant="v1", output="binary", reset="zero"), twin)
-        out[f"v2 multibit [{twin}]"] = (dict(variant="v2"), twin)
-        out[f"v2 multibit detach [{twin}]"] = (dict(variant="v2", detach_reset=True), twin)
-        out[f"v2 binary zero detach [{twin}]"] = (
-            dict(variant="v2", output="binary", reset="zero", detach_reset=True), twin)
-    out["v1 multibit [frozen]"] = (dict(variant="v1"), "frozen")
-    out["v1 multibit detach [frozen]"] = (dict(variant="v1", detach_reset=True), "frozen")
+        for v, reset, det, o in itertools.product(("v1", "v2"), ("subtract", "zero"), (False, True),
+                                                   ("binary", "multibit")):
+            if o == "multibit" and reset == "zero":
+                continue
+            out[f"{v} {o[:5]} {reset[:4]}{' det' if det else ''} [{twin[0]}]"] = (
+                dict(variant=v, reset=reset, detach_reset=det, output=o), twin)
     return out
 
 

@@ -410,20 +410,29 @@ TOUR_CONFIG = dict(PRESETS["ponghiran"])
 
 
 def _proofs():
-    """Representative proofs for the CLI (the tests prove the full option product)."""
+    """Every option combination that changes the backward pass: synaptic x reset x
+    detach_reset x learn_alpha x learn_threshold x output (multi-bit refuses the zero
+    reset and a learnable threshold), under both twins; plus the presets, a learnable
+    beta, the signed range and non-default surrogates."""
+    import itertools
+
     out = {}
     for twin in ("frozen", "smooth"):
-        out[f"binary subtract [{twin}]"] = ({}, twin)
-        out[f"binary subtract detach learn a,g [{twin}]"] = (
-            dict(detach_reset=True, learn_alpha=True, learn_threshold=True), twin)
-        out[f"binary zero atan learn a,g [{twin}]"] = (
-            dict(reset="zero", learn_alpha=True, learn_threshold=True, surrogate="atan"), twin)
-        out[f"no-syn zero detach [{twin}]"] = (dict(synaptic=False, reset="zero", detach_reset=True), twin)
-        out[f"multibit learn a [{twin}]"] = (dict(output="multibit", learn_alpha=True), twin)
-        out[f"multibit detach no-syn [{twin}]"] = (
-            dict(output="multibit", detach_reset=True, synaptic=False), twin)
+        for syn, reset, det, la, lt, o in itertools.product(
+                (True, False), ("subtract", "zero"), (False, True), (False, True), (False, True),
+                ("binary", "multibit")):
+            if o == "multibit" and (reset == "zero" or lt):
+                continue
+            label = (f"{o[:5]} {'syn' if syn else 'nosyn'} {reset[:4]}{' det' if det else ''}"
+                     f"{' la' if la else ''}{' lt' if lt else ''} [{twin[0]}]")
+            out[label] = (dict(synaptic=syn, reset=reset, detach_reset=det, learn_alpha=la,
+                               learn_threshold=lt, output=o), twin)
         for name, cfg in PRESETS.items():
-            out[f"preset {name} [{twin}]"] = (dict(cfg), twin)
+            out[f"preset {name} [{twin[0]}]"] = (dict(cfg), twin)
+        out[f"binary learn_beta [{twin[0]}]"] = (dict(learn_beta=True), twin)
+        out[f"binary atan zero lt [{twin[0]}]"] = (dict(surrogate="atan", reset="zero", learn_threshold=True), twin)
+        out[f"multibit 2-bit signed [{twin[0]}]"] = (
+            dict(output="multibit", n_bits=2, threshold_levels=1, signed=True), twin)
     return out
 
 

@@ -381,14 +381,7 @@ def backward_variant(cell, dy, cache, variant=None):
     dx = (dU2 @ W_x.T).reshape(x.shape)
     return dx, grads
 
-#: Options for :func:`snn_from_scratch.gradcheck.check_cell` under which this cell's tests
-#: and chapter 4 prove it. A finite difference with h = 1e-5 resolves a derivative only to
-#: about ulp(L)/(2h) ~ 1e-11 |L|, and the spiking cell has many gradient entries that are
-#: exactly 0 (a silent output gate zeroes du_c) or tiny (G_{0.3} falls to 1e-6 at
-#: |u - theta| = 2), on which the difference quotient is round-off (or, with the
-#: paper's standard-normal weights, third-order truncation). So the relative error
-#: <= 1e-7 is asked of every entry above 0.5% of its tensor's largest entry, and the
-#: smaller ones are held to an absolute error of 1e-7 x that floor (check_cell's own
-#: round-off floor, eps sum|dy y| / h / tol, applies on top). Planted bugs give errors of
-#: order 1. With check_cell's defaults the seed used by ``gradcheck --all`` passes too.
-PROOF_OPTIONS = {"h": 1e-5, "scale_floor": 5e-3}
+#: Finite-difference settings for this cell's proofs in the tests and chapter 04: check_cell's
+#: defaults (2-point central differences, h = 1e-5, and a floor that excuses only errors at
+#: the round-off of the difference quotient, eps*sum|dy*y|/h). Planted bugs give errors of order 1.
+PROOF_OPTIONS = {}

@@ -145,6 +145,12 @@ def _save(out, name, obj):
     return p
 
 
+def _integer_epochs(axes):
+    from matplotlib.ticker import MaxNLocator
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _plt():
     import matplotlib.pyplot as plt  # headless: matplotlib falls back to Agg by itself
     return plt
@@ -285,6 +291,7 @@ def _compare_variants(args, name, variants, title, paper_note):
     axes[0].set(xlabel="epoch", ylabel="training cross-entropy")
     axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)")
     axes[1].axhline(10, color="0.6", ls=":", lw=1)
+    _integer_epochs(axes)
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -406,6 +413,7 @@ def deep(args):
     axes[0].set(xlabel="epoch", ylabel="validation cross-entropy")
     axes[1].set(xlabel="epoch", ylabel="validation accuracy (%)")
     axes[1].legend(fontsize=8)
+    _integer_epochs(axes[:2])
     Ls = list(sc["deep_layers"])
     for j, neuron in enumerate(("src", "lif")):
         t = [np.nanmean(next(r["epoch_time"] for r in runs if r["layers"] == L and r["neuron"] == neuron))

@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from .. import cells, datasets, encoding, network, optim
+from .. import datasets, encoding, network, optim
 from ..cells import spiking_lstm as sl
 
 __all__ = ["EXPERIMENTS", "SCALES", "PAPER", "sinusoid", "smnist", "charlm", "surrogate_sweep",
@@ -51,7 +51,7 @@ SCALES = {
         sin_iters=300, sin_batch=16, sin_snapshots=(0, 20, 60, 300),
         mnist_H=128, mnist_epochs=10, mnist_train=4000, mnist_test=1000,
         char_H=200, char_iters=400, char_seq=50, char_batch=32,
-        sweep_H=64, sweep_epochs=3, sweep_train=4000, sweep_test=1000,
+        sweep_H=128, sweep_epochs=4, sweep_train=4000, sweep_test=1000,
         m1d_H=64, m1d_epochs=12, m1d_train=4000, m1d_test=1000,
     ),
     "fast": dict(
@@ -89,19 +89,8 @@ def _save_json(out, name, obj):
 
 
 def _plt():
-    import matplotlib
-    if matplotlib.get_backend().lower() not in ("agg",) and not _in_notebook():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # headless: matplotlib falls back to Agg by itself
     return plt
-
-
-def _in_notebook():
-    try:
-        from IPython import get_ipython
-        return get_ipython() is not None and "IPKernelApp" in get_ipython().config
-    except Exception:
-        return False
 
 
 def _train_steps(net, batches, lr=LR, clip=None):
