@@ -63,7 +63,7 @@ MIN_VALUES_PER_UNIT = {
     "brc": (4, "z, r, n, h"),
     "spiking_lstm": (6, "u (4 potentials: every spike and surrogate), c~ (the cell spike's "
                         "surrogate), h (operand of dW_h)"),
-    "lif": (1, "V (the spike and its surrogate; I is linear and not needed)"),
+    "lif": (1, "one value per step: V, or the surrogate factor dY/dV computed from it (I is linear and not needed)"),
     "gated_lif": (4, "F, C, I, V (Y[t-1] is the quantizer of V[t-1])"),
     "src": (2, "i and h with detach_recurrent (x, z_s from them); + h_s without it"),
 }

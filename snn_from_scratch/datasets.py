@@ -26,6 +26,7 @@ import gzip
 import os
 import random
 import re
+import sys
 import tempfile
 import zlib
 from dataclasses import dataclass, field
@@ -234,6 +235,16 @@ def _mnist5k_dir():
     return Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist5k"
 
 
+_NOTICES = set()
+
+
+def _notice_once(key, text):
+    """Tell the user (once per process, on stderr) that a fallback data set is in use."""
+    if key not in _NOTICES:
+        _NOTICES.add(key)
+        print(text, file=sys.stderr)
+
+
 def load_mnist(kind="mnist", data_dir=None):
     """MNIST or Fashion-MNIST as uint8 images (N, 28, 28) and int64 labels.
 
@@ -259,6 +270,8 @@ def load_mnist(kind="mnist", data_dir=None):
         sub = _mnist5k_dir()
         out = _read_image_label_set(_find_idx_set(sub, _MNIST_NAMES))
         out["source"] = f"mnist5k: {sub}"
+        _notice_once("mnist5k", f"[snn_from_scratch] full MNIST not found in {folder}: using the offline "
+                     f"5k subset ({sub}). Fetch the full set with `python data_scripts/fetch.py mnist`.")
     else:
         extra = "" if kind != "mnist" else f" (and no offline subset at {_mnist5k_dir()})"
         raise _missing(kind, folder, f"the {kind} IDX files{extra}")

@@ -28,6 +28,14 @@ input-dependent factor instead of the constant beta. The ReLU's kink is routed t
 ``detach`` of its 0/1 mask (``C = a_c * stop(1[a_c > 0])``): the value is exact, the
 derivative is the mask, and a perturbation that crosses the kink is reported as a flip.
 
+BPTT cache: per step ``I[n-1]``, ``F[n]``, ``C[n]``, the ReLU mask (bool) and ``dY/dV``
+(bool clip mask for multi-bit outputs), ``V[n-1]``/``Y[n-1]`` only when the membrane
+backward reads them (zero reset, see :func:`.lif.membrane_needs`); v2's operand of dU,
+``Y[n-1]`` for every n, is a view of the output array (``Ys[0]`` the initial Y). About 4.5
+values per unit and step against the 4 (F, C, I, V) of the theoretical minimum.
+``cache["caches"]`` gives readers the full per-step tuples, V and Y replayed from the
+stored currents on first access (:class:`.lif.StepCaches`).
+
 Initialization: Glorot uniform for W_f, W_c (the paper), orthogonal for U_f, U_c (the
 paper's recurrent matrices), zero biases. Default ``output="multibit"`` (6 bits, b/16).
 Options: ``variant`` plus the lif options that concern V and Y (DESIGN.md), and the extra
@@ -43,8 +51,8 @@ from scipy.special import expit
 
 from ..gradcheck import detach
 from .base import Cell
-from .lif import (Neuron, _MultibitRange, glorot_uniform, membrane_backward, membrane_forward,
-                  validate_membrane_options)
+from .lif import (Neuron, StepCaches, _MultibitRange, glorot_uniform, membrane_backward,
+                  membrane_forward, membrane_needs, validate_membrane_options)
 
 __all__ = ["State", "Config", "GatedLIF", "step_forward", "step_backward", "PROOFS", "TOUR_CONFIG"]
 
@@ -86,7 +94,10 @@ def step_forward(af_t, ac_t, state, params, alpha, gamma, neuron, v2, twin=None)
         af = af + state.Y @ params["U_f"]
         ac = ac + state.Y @ params["U_c"]
     F = expit(af)
-    mask = detach((ac > 0).astype(ac.dtype), twin, discrete=ac > 0)
+    # The ReLU's 0/1 mask as a bool array (a quarter of a float32's memory in the cache);
+    # float * bool keeps the float dtype.
+    pos = ac > 0
+    mask = detach(pos, twin, discrete=pos)
     C = ac * mask                                           # ReLU (Eq. 17/20)
     I = F * state.I + (1 - F) * C                           # Eq. 18/21
     V, Y, mcache = membrane_forward(I, state.V, state.Y, alpha, gamma, neuron, twin)
@@ -147,21 +158,55 @@ class GatedLIF(_MultibitRange, Cell):
         x2 = x.reshape(T * B, -1)
         A_f = (x2 @ p["W_f"] + p["b_f"]).reshape(T, B, -1)  # all steps at once
         A_c = (x2 @ p["W_c"] + p["b_c"]).reshape(T, B, -1)
-        Ys = np.empty((T, B, self.n_hidden), self.dtype)
-        Yprev = np.empty_like(Ys)
-        caches, vmax = [], 0.0
+        # Ys[0] = Y[-1], Ys[1:] the output: step t reads Y[t-1] as a view of it, so neither
+        # v2's operand of dU (Ys[:-1]) nor a cached Y[t-1] costs a copy.
+        Ys = np.empty((T + 1, B, self.n_hidden), self.dtype)
+        Ys[0] = state.Y
+        initial, state = state, state._replace(Y=Ys[0])
+        need_V, need_Y = membrane_needs(neuron)
+        steps, full, vmax = [], ([] if twin is not None else None), 0.0
+        track = not neuron.binary and self.training
         for t in range(T):
-            Yprev[t] = state.Y
-            Ys[t], state, ct = step_forward(A_f[t], A_c[t], state, p, c.alpha, c.threshold, neuron, v2, twin)
-            caches.append(ct)
-            if not neuron.binary and self.training:
+            Y, state, ct = step_forward(A_f[t], A_c[t], state, p, c.alpha, c.threshold, neuron, v2, twin)
+            Ys[t + 1] = Y
+            # Keep what the backward reads: I[t-1], F, C, the ReLU mask and dY/dV; V[t-1]
+            # and Y[t-1] only when the membrane backward needs them (zero reset).
+            I_prev, F, C, mask, (V_prev, Y_prev, dYdV) = ct
+            steps.append((I_prev, F, C, mask, (V_prev if need_V else None, Y_prev if need_Y else None, dYdV)))
+            if full is not None:
+                full.append(ct)
+            if track:
                 vmax = max(vmax, float(np.max(np.abs(state.V))))
-        if not neuron.binary and self.training:
+            state = state._replace(Y=Ys[t + 1])
+        if track:
             self._update_range(vmax)
-        return Ys, {"x": x, "Yprev": Yprev, "caches": caches, "neuron": neuron, "final_state": state}
+        final = State(state.I, state.V, Y)  # the step's own Y, not a view of the output
+
+        if full is None:
+            def rebuild():
+                # Replay of the membrane from the stored currents I[t] (the next step's
+                # I[t-1], the final state's I): the same membrane_forward on the same
+                # inputs, so V[t-1], Y[t-1] and dY/dV come back bit for bit.
+                out, V, Yp = [], initial.V, initial.Y
+                for t in range(T):
+                    I_t = steps[t + 1][0] if t + 1 < T else final.I
+                    V_new, Y_new, mc = membrane_forward(I_t, V, Yp, c.alpha, c.threshold, neuron)
+                    out.append(steps[t][:4] + (mc,))
+                    V, Yp = V_new, Y_new
+                return out
+        else:
+            def rebuild():
+                return full
+        cache = {"x": x, "steps": steps, "neuron": neuron, "final_state": final,
+                 "caches": StepCaches(T, rebuild)}
+        if full is None:
+            cache["initial_state"] = initial
+        if v2:
+            cache["Yprev"] = Ys[:-1]  # Y[t-1] for every t: the operand of dU_f, dU_c
+        return Ys[1:], cache
 
     def _backward(self, dy, cache):
-        x, caches, neuron = cache["x"], cache["caches"], cache["neuron"]
+        x, steps, neuron = cache["x"], cache["steps"], cache["neuron"]
         T, B, _ = x.shape
         p, c = self.params, self.config
         v2 = c.variant == "v2"
@@ -170,7 +215,7 @@ class GatedLIF(_MultibitRange, Cell):
         dst = State(z, z, z)
         for t in reversed(range(T)):
             dst = State(dst.I, dst.V, dst.Y + dy[t])
-            dAf[t], dAc[t], dst = step_backward(dst, caches[t], p, c.alpha, c.threshold, neuron, v2)
+            dAf[t], dAc[t], dst = step_backward(dst, steps[t], p, c.alpha, c.threshold, neuron, v2)
         x2 = x.reshape(T * B, -1)
         f2, c2 = dAf.reshape(T * B, -1), dAc.reshape(T * B, -1)
         grads = {"W_f": x2.T @ f2, "W_c": x2.T @ c2, "b_f": f2.sum(0), "b_c": c2.sum(0)}

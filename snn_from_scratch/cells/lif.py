@@ -42,6 +42,16 @@ Backward (the rule ``backward`` implements and the gradient proofs check):
 The V/Y/reset/multi-bit logic is shared with :mod:`.gated_lif` through the
 ``membrane_forward`` / ``membrane_backward`` pair below (one implementation).
 
+BPTT cache (what the forward keeps for the backward): per step only what the backward
+reads — ``dY/dV[t]`` (the surrogate's values, or the multi-bit clip mask as bool), plus
+``V[t-1]`` for a learnable alpha or the zero reset, ``Y[t-1]`` for the zero reset or a
+learnable threshold (a view of the output array, no copy) and ``I[t-1]`` for a learnable
+beta (:func:`membrane_needs`, :meth:`LIF.backward_needs`): one value per unit and step for
+the default neuron, the theoretical minimum. ``cache["steps"]`` holds these (other
+entries None); ``cache["caches"]`` (:class:`StepCaches`) gives readers the full per-step
+tuples of ``step_forward``, rebuilt on first access by replaying the pass from ``x``, a
+copy of ``W`` and the initial state (bit for bit the same values).
+
 Config (frozen dataclass, DESIGN.md table) — extra fields beyond the DESIGN table:
 ``learn_beta`` (learnable synaptic decay, needed by the authors'-code preset) and
 ``signed`` (signed multi-bit range). Parameters: ``W (n_in, H)`` (Glorot uniform, the
@@ -64,6 +74,7 @@ Presets (``PRESETS[name]`` is a dict of config keywords: ``cells.make("lif", n, 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -74,8 +85,8 @@ from ..gradcheck import detach, heaviside, straight_through
 from .base import Cell
 
 __all__ = ["State", "Config", "Neuron", "LIF", "membrane_forward", "membrane_backward",
-           "step_forward", "step_backward", "PRESETS", "PROOFS", "TOUR_CONFIG",
-           "validate_membrane_options", "glorot_uniform"]
+           "membrane_needs", "StepCaches", "step_forward", "step_backward", "PRESETS", "PROOFS",
+           "TOUR_CONFIG", "validate_membrane_options", "glorot_uniform"]
 
 
 class State(NamedTuple):
@@ -205,8 +216,11 @@ def membrane_forward(I, V_prev, Y_prev, alpha, gamma, neuron, twin=None):
 
     Eq. 8 (reset="subtract") or the zero reset, then Eq. 9 (binary) or Eq. 22 (multibit).
     ``alpha``, ``gamma``: scalars or (H,) arrays (learnable). For multibit ``gamma`` is
-    ignored (``neuron.multibit_gamma`` is used). Returns ``(V, Y, cache)``; the cache holds
-    ``dY/dV`` (surrogate or clip mask) so the backward needs no recomputation.
+    ignored (``neuron.multibit_gamma`` is used). Returns ``(V, Y, cache)`` with
+    ``cache = (V[t-1], Y[t-1], dY/dV[t])``: ``dY/dV`` is the surrogate's values (binary) or
+    the clip mask ``|V| <= b`` as a bool array (multi-bit: 1 byte per unit instead of 4-8),
+    so the backward needs no recomputation. The sequence forward keeps only the entries of
+    this cache that :func:`membrane_backward` reads (:func:`membrane_needs`).
     """
     # The reset reads the previous output; detach_reset makes that read a constant.
     Y_r = detach(Y_prev, twin) if neuron.detach_reset else Y_prev
@@ -227,7 +241,7 @@ def membrane_forward(I, V_prev, Y_prev, alpha, gamma, neuron, twin=None):
         # forward: the quantized value; backward: as if Y were clip(V, -b, b). The level
         # index and the clip mask are the discrete state whose change is a "flip".
         Y = straight_through(Yq, lambda: np.clip(V, -b, b), twin, discrete=np.stack([q, clipped]))
-        dYdV = (~clipped).astype(V.dtype)
+        dYdV = ~clipped  # bool: multiplying a float gradient by it keeps the float dtype
     return V, Y, (V_prev, Y_prev, dYdV)
 
 
@@ -235,8 +249,10 @@ def membrane_backward(dV, dY, cache, alpha, gamma, neuron, want_alpha=False, wan
     """Backward of :func:`membrane_forward`.
 
     ``dV`` (B, H): gradient reaching V[t] from later steps (through V[t+1]); ``dY`` (B, H):
-    total gradient reaching Y[t]. Returns ``(dI, dV_prev, dY_prev, dalpha, dgamma)``, the
-    last two elementwise (B, H) (None unless requested); dI is the total dL/dV[t].
+    total gradient reaching Y[t]. ``cache`` as :func:`membrane_forward` returns it; entries
+    that :func:`membrane_needs` says are not read may be None. Returns
+    ``(dI, dV_prev, dY_prev, dalpha, dgamma)``, the last two elementwise (B, H) (None unless
+    requested); dI is the total dL/dV[t].
     """
     V_prev, Y_prev, dYdV = cache
     dV = dV + dY * dYdV                     # every path into V[t]
@@ -258,6 +274,50 @@ def membrane_backward(dV, dY, cache, alpha, gamma, neuron, want_alpha=False, wan
         else:
             dY_prev = -dV * gamma if neuron.binary else -dV
     return dV, dV_prev, dY_prev, dalpha, dgamma
+
+
+def membrane_needs(neuron, want_alpha=False, want_gamma=False):
+    """Which of ``V[t-1]``, ``Y[t-1]`` :func:`membrane_backward` reads: ``(need_V, need_Y)``.
+
+    ``dY/dV`` is always read. ``V[t-1]`` only for a learnable alpha and for the zero
+    reset's gradient into ``Y[t-1]`` (``-alpha V[t-1]``, absent when the reset is detached);
+    ``Y[t-1]`` only for the zero reset's keep factor ``1 - Y[t-1]`` and for a learnable
+    threshold's ``-Y[t-1]`` under the subtractive reset. A sequence forward stores nothing
+    else for the membrane (the default binary / multi-bit neuron stores ``dY/dV`` alone).
+    """
+    zero = neuron.reset == "zero"
+    need_V = bool(want_alpha) or (zero and not neuron.detach_reset)
+    need_Y = zero or (bool(want_gamma) and neuron.reset == "subtract")
+    return need_V, need_Y
+
+
+class StepCaches(Sequence):
+    """The per-step caches of one forward pass, read-only, for inspection and analysis.
+
+    ``caches[t]`` is the full tuple the module's ``step_forward`` returned for step ``t``
+    (lif: ``(I[t-1], (V[t-1], Y[t-1], dY/dV[t]))``). The forward stores only what the
+    backward reads (``cache["steps"]``, other entries None); the full tuples are rebuilt
+    on first access by ``rebuild()`` — a replay of the forward from stored values, bit for
+    bit the same numbers — and kept. Under a gradient-check twin they are stored instead
+    (the twins' values are not those of a plain replay).
+    """
+
+    def __init__(self, n_steps, rebuild):
+        self._n = int(n_steps)
+        self._rebuild = rebuild
+        self._full = None
+
+    def _steps(self):
+        if self._full is None:
+            self._full = list(self._rebuild())
+            self._rebuild = None
+        return self._full
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, k):
+        return self._steps()[k]
 
 
 def step_forward(a_t, state, beta, alpha, gamma, neuron, synaptic=True, twin=None):
@@ -352,25 +412,50 @@ class LIF(_MultibitRange, Cell):
     def neuron(self):
         return Neuron.from_config(self.config, self.b)
 
+    def backward_needs(self):
+        """``(need_I, need_V, need_Y)``: which of ``I[t-1]``, ``V[t-1]``, ``Y[t-1]`` the
+        backward reads (``dY/dV[t]`` always). ``I[t-1]`` only for a learnable beta
+        (``dI[t]/dbeta = I[t-1]``); V and Y see :func:`membrane_needs`."""
+        p = self.params
+        return ("beta" in p,) + membrane_needs(self.neuron(), "alpha" in p, "threshold" in p)
+
     def _forward(self, x, state, twin):
         T, B, _ = x.shape
         c = self.config
         alpha, gamma, beta = self._coeffs()
         neuron = self.neuron()
-        A = (x.reshape(T * B, -1) @ self.params["W"]).reshape(T, B, -1)  # all steps at once
-        Ys = np.empty((T, B, self.n_hidden), self.dtype)
-        caches, vmax = [], 0.0
-        for t in range(T):
-            Ys[t], state, ct = step_forward(A[t], state, beta, alpha, gamma, neuron, c.synaptic, twin)
-            caches.append(ct)
-            if not neuron.binary and self.training:
-                vmax = max(vmax, float(np.max(np.abs(state.V))))
-        if not neuron.binary and self.training:
+        W = self.params["W"]
+        A = (x.reshape(T * B, -1) @ W).reshape(T, B, -1)  # all steps at once
+        track = not neuron.binary and self.training
+        Ys, final, steps, full, vmax = _scan(A, state, beta, alpha, gamma, neuron, c.synaptic, twin,
+                                             keep=self.backward_needs(), also_full=twin is not None,
+                                             track_vmax=track)
+        if track:
             self._update_range(vmax)  # after the forward: this pass used the old b
-        return Ys, {"x": x, "caches": caches, "neuron": neuron, "final_state": state}
+        if full is None:
+            # What a reader of cache["caches"] needs to replay this pass (bit for bit): a copy
+            # of W and of the learnable coefficients as they were (an optimizer step may come
+            # before the inspection), the initial state and x. Small next to the steps' values.
+            snap = {"W": W.copy(), "coeffs": tuple(np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                                                   for v in (beta, alpha, gamma)),
+                    "initial_state": state}
+
+            def rebuild():
+                A0 = (x.reshape(T * B, -1) @ snap["W"]).reshape(T, B, -1)
+                return _scan(A0, snap["initial_state"], *snap["coeffs"], neuron, c.synaptic)[2]
+        else:
+            snap = None
+
+            def rebuild():
+                return full
+        cache = {"x": x, "steps": steps, "neuron": neuron, "final_state": final,
+                 "caches": StepCaches(T, rebuild)}
+        if snap is not None:
+            cache["replay"] = snap
+        return Ys[1:], cache
 
     def _backward(self, dy, cache):
-        x, caches, neuron = cache["x"], cache["caches"], cache["neuron"]
+        x, steps, neuron = cache["x"], cache["steps"], cache["neuron"]
         T, B, _ = x.shape
         c, p = self.config, self.params
         alpha, gamma, beta = self._coeffs()
@@ -381,7 +466,7 @@ class LIF(_MultibitRange, Cell):
         for t in reversed(range(T)):
             dst = State(dst.I, dst.V, dst.Y + dy[t])
             dA[t], dst, (da_, dg_, db_) = step_backward(
-                dst, caches[t], beta, alpha, gamma, neuron, c.synaptic,
+                dst, steps[t], beta, alpha, gamma, neuron, c.synaptic,
                 "alpha" in p, "threshold" in p, "beta" in p)
             for k, v in (("alpha", da_), ("threshold", dg_), ("beta", db_)):
                 if k in acc:
@@ -391,6 +476,42 @@ class LIF(_MultibitRange, Cell):
         grads.update({k: v.sum(0) for k, v in acc.items()})
         dx = (dA2 @ p["W"].T).reshape(x.shape)
         return dx, grads
+
+
+def _scan(A, state, beta, alpha, gamma, neuron, synaptic, twin=None, keep=None, also_full=False,
+          track_vmax=False):
+    """The time loop of a lif layer over its input projections ``A`` (T, B, H).
+
+    Returns ``(Ys, final_state, steps, full, vmax)``. ``Ys`` (T+1, B, H): ``Ys[0]`` the
+    initial ``Y``, ``Ys[1:]`` the output; each step reads ``Y[t-1]`` as a view of it, so a
+    cached ``Y[t-1]`` costs no copy. ``steps``: the per-step caches of :func:`step_forward`,
+    with the entries ``keep = (need_I, need_V, need_Y)`` does not ask for replaced by None
+    (``keep=None``: all kept); ``full`` the unpruned ones when ``also_full`` (else None);
+    ``vmax`` = max |V| over the pass when ``track_vmax`` (the multi-bit range's EMA).
+    """
+    T = A.shape[0]
+    Ys = np.empty((T + 1,) + A.shape[1:], A.dtype)
+    Ys[0] = state.Y
+    state = state._replace(Y=Ys[0])
+    steps, full, vmax = [], ([] if also_full else None), 0.0
+    for t in range(T):
+        Y, state, ct = step_forward(A[t], state, beta, alpha, gamma, neuron, synaptic, twin)
+        Ys[t + 1] = Y
+        if keep is not None:
+            (I_prev, (V_prev, Y_prev, dYdV)), (kI, kV, kY) = ct, keep
+            steps.append((I_prev if kI else None,
+                          (V_prev if kV else None, Y_prev if kY else None, dYdV)))
+        else:
+            steps.append(ct)
+        if also_full:
+            full.append(ct)
+        if track_vmax:
+            vmax = max(vmax, float(np.max(np.abs(state.V))))
+        state = state._replace(Y=Ys[t + 1])
+    # The final state owns its arrays: Y the step's own (not a view that would keep the
+    # whole output alive through the cache), I copied when it is a view of A (synaptic=False).
+    I_T = state.I if synaptic else state.I.copy()
+    return Ys, State(I_T, state.V, Y), steps, full, vmax
 
 
 #: Named configurations (config keywords), see the module docstring.

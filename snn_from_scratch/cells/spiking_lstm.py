@@ -40,6 +40,13 @@ The carry ``dc[t-1]`` includes the threshold factor ``s_c`` of step t because th
 quantity is the *spike* c[t-1] and c~[t] depends on it; the paper's Eq. 4 and the authors'
 code add ``f * dL/dc~`` to ``dL/dc~[t-1]`` without it (erratum "carry_no_threshold").
 
+BPTT cache: ``hs`` (h[t-1] for dW_h), ``us`` (the four potentials), ``c_tildes`` and the
+initial ``c0`` — 6 values per unit and step, the theoretical minimum. The spikes f, i, g,
+o and c are recomputed in backward as ``H(u - theta)``, ``H(c~ - theta_c)`` (bit for bit
+the forward's values); ``cache["gates"]`` and ``cache["cs"]`` are derived on first access.
+Under a gradient-check twin the forward stores the twin's spike values instead (the
+smooth twin's are ``primitive(u)``, not 0/1), and the backward uses those.
+
 Shapes: x (T, B, n_in), h (T, B, H); W_x (n_in, 4H), W_h (H, 4H), b (4H,), blocks f, i,
 g, o as in the ``lstm`` cell. State ``(h, c)``, both spikes in the real cell (any values
 are accepted as an initial state, which the gradient proofs use).
@@ -223,40 +230,91 @@ class SpikingLSTM(Cell):
                 "W_h": std * rng.standard_normal((H, 4 * H)),
                 "b": np.zeros(4 * H)}
 
+    def _thetas(self):
+        """The (4H,) thresholds of the f, i, g, o blocks, in the cell's dtype."""
+        H, cfg = self.n_hidden, self.config
+        return np.repeat(np.array([cfg.theta1, cfg.theta1, cfg.theta2, cfg.theta1], self.dtype), H)
+
     def _forward(self, x, state, twin):
         T, B, _ = x.shape
         H = self.n_hidden
         p = self.params
         A_x = (x.reshape(T * B, -1) @ p["W_x"]).reshape(T, B, 4 * H)  # all steps at once
         hs = np.empty((T + 1, B, H), self.dtype)
-        cs = np.empty((T + 1, B, H), self.dtype)
         us = np.empty((T, B, 4 * H), self.dtype)
-        gates = np.empty((T, B, 4 * H), self.dtype)
         cts = np.empty((T, B, H), self.dtype)
-        hs[0], cs[0] = state.h, state.c
+        hs[0] = state.h
+        c0 = state.c
+        # The spikes f, i, g, o and c are H(u - theta), H(c~ - theta_c) of the cached
+        # potentials: the backward recomputes them (cheap, elementwise) instead of caching
+        # 5 more values per unit. Under a gradient-check twin they are not those 0/1 values
+        # (the smooth twin's spikes are primitive(u)), so there the twin's values are kept.
+        keep = twin is not None
+        if keep:
+            gates = np.empty((T, B, 4 * H), self.dtype)
+            cs = np.empty((T + 1, B, H), self.dtype)
+            cs[0] = c0
         for t in range(T):
-            hs[t + 1], state, (_, _, us[t], gates[t], cts[t], cs[t + 1]) = step_forward(
+            hs[t + 1], state, (_, _, us[t], g_t, cts[t], c_t) = step_forward(
                 A_x[t], state, p["W_h"], p["b"], self.sur, twin)
-        cache = {"x": x, "hs": hs, "cs": cs, "us": us, "gates": gates, "c_tildes": cts,
-                 "final_state": state}
+            if keep:
+                gates[t], cs[t + 1] = g_t, c_t
+        cache = _Cache({"x": x, "hs": hs, "us": us, "c_tildes": cts, "c0": c0, "final_state": state},
+                       thetas=self._thetas(), theta_c=self.config.theta_c)
+        if keep:
+            cache["gates"], cache["cs"] = gates, cs
         return hs[1:], cache
 
     def _backward(self, dy, cache):
-        x, hs, cs, us, gates, cts = (cache[k] for k in ("x", "hs", "cs", "us", "gates", "c_tildes"))
+        x, hs, us, cts = (cache[k] for k in ("x", "hs", "us", "c_tildes"))
         T, B, _ = x.shape
         p = self.params
+        theta_c = self.config.theta_c
+        # dict.get: the spikes kept by the forward (twin runs), else None -> recomputed
+        gates, cs = cache.get("gates"), cache.get("cs")
+        thetas = self._thetas()
         dU = np.empty((T, B, 4 * self.n_hidden), self.dtype)
         dh = np.zeros_like(hs[0])
-        dc = np.zeros_like(cs[0])
+        dc = np.zeros_like(hs[0])
+        c_t = cs[T] if cs is not None else surrogates.heaviside(cts[T - 1] - theta_c)
         for t in reversed(range(T)):
-            cache_t = (hs[t], cs[t], us[t], gates[t], cts[t], cs[t + 1])
+            if cs is not None:
+                c_prev = cs[t]
+            else:  # c[t-1] = H(c~[t-1] - theta_c), the forward's spike bit for bit
+                c_prev = cache["c0"] if t == 0 else surrogates.heaviside(cts[t - 1] - theta_c)
+            g_t = gates[t] if gates is not None else surrogates.heaviside(us[t] - thetas)
+            cache_t = (hs[t], c_prev, us[t], g_t, cts[t], c_t)
             dU[t], dh, dc = step_backward(dh + dy[t], dc, cache_t, p["W_h"], self.sur)
+            c_t = c_prev
         dU2 = dU.reshape(T * B, -1)
         grads = {"W_x": x.reshape(T * B, -1).T @ dU2,
                  "W_h": hs[:-1].reshape(T * B, -1).T @ dU2,
                  "b": dU2.sum(0)}
         dx = (dU2 @ p["W_x"].T).reshape(x.shape)
         return dx, grads
+
+
+class _Cache(dict):
+    """The forward cache of :class:`SpikingLSTM`: a dict whose ``"gates"`` (T, B, 4H) and
+    ``"cs"`` (T+1, B, H) entries, when the forward did not store them (no twin), are
+    derived on first access from the potentials — ``H(u - theta)`` and ``H(c~ - theta_c)``
+    with ``cs[0]`` the initial state — and then kept. ``dict.get`` and ``in`` see only
+    what is stored (the backward uses that to choose stored or recomputed spikes)."""
+
+    def __init__(self, data, thetas, theta_c):
+        super().__init__(data)
+        self._thetas, self._theta_c = thetas, theta_c
+
+    def __missing__(self, key):
+        if key == "gates":
+            value = surrogates.heaviside(self["us"] - self._thetas)
+        elif key == "cs":
+            c0 = self["c0"]
+            value = np.concatenate([c0[None], surrogates.heaviside(self["c_tildes"] - self._theta_c)])
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
 
 
 #: Configurations proven by `python -m snn_from_scratch gradcheck` (float64, both twins).
