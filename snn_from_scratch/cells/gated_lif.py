@@ -134,10 +134,6 @@ class GatedLIF(_MultibitRange, Cell):
     Config = Config
     State = State
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_range()
-
     def _init_params(self, rng):
         n, H = self.n_in, self.n_hidden
         p = {"W_f": glorot_uniform(rng, n, H), "W_c": glorot_uniform(rng, n, H),

@@ -357,7 +357,8 @@ def glorot_uniform(rng, n_in, n_out):
 class _MultibitRange:
     """Mixin: the multi-bit range ``b`` kept in ``buffers`` and its bias-corrected EMA."""
 
-    def _init_range(self):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.buffers.update({"b": 1.0, "b_ema_biased": 0.0, "b_updates": 0})
 
     @property
@@ -388,10 +389,6 @@ class LIF(_MultibitRange, Cell):
     name = "lif"
     Config = Config
     State = State
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_range()
 
     def _init_params(self, rng):
         H, c = self.n_hidden, self.config
