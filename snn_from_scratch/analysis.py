@@ -2,13 +2,14 @@
 
 Gradient flow
     :func:`bptt_steps` re-runs the cells' own hand-written backward steps
-    (``lif.step_backward`` / ``gated_lif.step_backward``) and returns the per-step
-    pre-activation gradients, from which :func:`per_step_weight_grads` forms the
-    contributions ``dJ/dW[n] = X[n]^T dA[n]`` of Eq. 11 (their sum over n is the cell's
+    (``cell.step_functions()``: ``lif.step_backward`` / ``gated_lif.step_backward``) and
+    returns the per-step pre-activation gradients, from which :func:`per_step_weight_grads`
+    forms the contributions ``dJ/dW[n] = X[n]^T dA[n]`` of Eq. 11 (their sum over n is the cell's
     ``backward`` weight gradient, exactly). A gradient can be injected at the final state
     (``dstate_final``), e.g. at ``I[N]`` only, which isolates the synaptic path whose
     closed form is ``beta^(N-n) X[n]`` (Eq. 15). :func:`P_factor` is Eq. 13's
-    ``P[n] = d(alpha V[n] - gamma Y[n]) / dV[n]`` under the backward rule.
+    ``P[n] = d(alpha V[n] - gamma Y[n]) / dV[n]`` under the backward rule, read from the
+    per-step values of ``cell.trace(x, state)``.
 
 Cost accounting
     :func:`param_counts` (m inputs, n units: m*n; v1 2mn; v2 2(mn+n^2); GRU 3(mn+n^2);
@@ -24,8 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cells import gated_lif as _gated
-from .cells import lif as _lif
+from .cells.lif import coefficients
 
 __all__ = ["bptt_steps", "per_step_weight_grads", "synaptic_path_check", "P_factor",
            "gradient_curve", "param_counts", "multiplications", "zero_fraction", "density",
@@ -36,34 +36,27 @@ def bptt_steps(cell, cache, dy=None, dstate_final=None):
     """Per-step pre-activation gradients of a lif / gated_lif forward ``cache``.
 
     ``dy`` (T, B, H): gradient on the outputs (None = zeros); ``dstate_final``: a State of
-    gradients on the final (I, V, Y) (None = zeros). Returns a dict of (T, B, H) arrays:
-    ``{"W": dA}`` for lif (dA[n] = dJ/d(X[n] W)), ``{"W_f": dA_f, "W_c": dA_c}`` for
-    gated_lif. The loop is the cell's own (same ``step_backward`` functions).
+    gradients on the final (I, V, Y) (None = zeros). Returns a dict of (T, B, H) arrays,
+    one per input projection, keyed by its weight (``cell.input_weights``): ``{"W": dA}``
+    for lif (dA[n] = dJ/d(X[n] W)), ``{"W_f": dA_f, "W_c": dA_c}`` for gated_lif. The loop
+    is the cell's own: its module's ``step_backward`` (``cell.step_functions()``) over the
+    per-step caches the forward kept (``cache["steps"]``, ``cache["cfg"]``).
     """
-    caches, neuron = cache["caches"], cache["neuron"]
-    T = len(caches)
-    B, H = cache["final_state"].I.shape
-    dt = cache["final_state"].I.dtype
-    dy = np.zeros((T, B, H), dt) if dy is None else dy
-    z = np.zeros((B, H), dt)
-    dst = cell.State(z, z, z) if dstate_final is None else cell.State(*dstate_final)
-    if cell.name == "lif":
-        c, p = cell.config, cell.params
-        alpha, gamma, beta = cell._coeffs()
-        dA = np.empty((T, B, H), dt)
-        for t in reversed(range(T)):
-            dst = cell.State(dst.I, dst.V, dst.Y + dy[t])
-            dA[t], dst, _ = _lif.step_backward(dst, caches[t], beta, alpha, gamma, neuron, c.synaptic)
-        return {"W": dA}
-    if cell.name == "gated_lif":
-        c, p = cell.config, cell.params
-        dAf, dAc = np.empty((T, B, H), dt), np.empty((T, B, H), dt)
-        for t in reversed(range(T)):
-            dst = cell.State(dst.I, dst.V, dst.Y + dy[t])
-            dAf[t], dAc[t], dst = _gated.step_backward(dst, caches[t], p, c.alpha, c.threshold,
-                                                       neuron, c.variant == "v2")
-        return {"W_f": dAf, "W_c": dAc}
-    raise ValueError(f"bptt_steps supports the lif and gated_lif cells, got {cell.name!r}")
+    if "steps" not in cache or not hasattr(cell, "input_weights"):
+        raise ValueError(f"bptt_steps supports the lif and gated_lif cells, got {cell.name!r}")
+    step_backward = cell.step_functions()[1]
+    steps, cfg = cache["steps"], cache["cfg"]
+    T, B = cache["x"].shape[:2]
+    shape, dt = (T, B, cell.n_hidden), cell.dtype
+    dy = np.zeros(shape, dt) if dy is None else dy
+    z = np.zeros(shape[1:], dt)
+    dstate = cell.State(z, z, z) if dstate_final is None else cell.State(*dstate_final)
+    dA = {k: np.empty(shape, dt) for k in cell.input_weights}
+    for t in reversed(range(T)):
+        da_t, dstate, _ = step_backward(dy[t], dstate, steps[t], cell.params, cfg)
+        for k, d in zip(cell.input_weights, da_t if isinstance(da_t, tuple) else (da_t,)):
+            dA[k][t] = d
+    return dA
 
 
 def per_step_weight_grads(x, dA):
@@ -83,39 +76,34 @@ def synaptic_path_check(cell, x, g, state=None):
     dA = bptt_steps(cell, cache, dstate_final=cell.State(g, z, z))["W"]
     measured = per_step_weight_grads(x, dA)
     T = x.shape[0]
-    beta = cell._coeffs()[2]
+    beta = coefficients(cell.params, cache["cfg"])[1]
     powers = np.asarray(beta, dtype=x.dtype) ** np.arange(T - 1, -1, -1, dtype=x.dtype)[:, None]  # (T, 1|H)
     closed = np.einsum("tbi,bh->tih", x, g) * powers[:, None, :]
     return measured, closed
 
 
-def P_factor(cell, cache):
+def P_factor(cell, trace):
     """Eq. 13, ``P[n] = dV[n+1]/dV[n]`` along the membrane for each step (T, B, H).
 
-    Subtractive reset: ``alpha - gamma * U'(V[n] - gamma)`` (binary, U' the surrogate) or
+    ``trace`` = ``cell.trace(x, state)`` (lif or gated_lif): per step ``(Y[n], State(I[n],
+    V[n], Y[n]), Cache)``, ``Cache.dYdV`` the factor dY[n]/dV[n]. Subtractive reset:
+    ``alpha - gamma * U'(V[n] - gamma)`` (binary, U' the surrogate) or
     ``alpha - 1[|V[n]| <= b]`` (multi-bit: the reset subtracts Y, whose straight-through
     derivative is 1); a detached reset leaves ``alpha``. Zero reset:
     ``alpha (1 - Y[n]) - alpha V[n] U'(V[n] - gamma)``.
     """
-    caches, neuron = cache["caches"], cache["neuron"]
-    if cell.name == "lif":
-        alpha, gamma, _ = cell._coeffs()
-    else:
-        alpha, gamma = cell.config.alpha, cell.config.threshold
-    T = len(caches)
+    if isinstance(trace, dict):
+        raise TypeError("P_factor takes cell.trace(x, state), the per-step values, not a forward cache")
+    cfg = cell.step_config()
+    alpha, _, gamma = coefficients(cell.params, cfg)
+    scale = gamma if cfg.output == "binary" else 1.0
     out = []
-    for t in range(T):
-        # membrane cache of step t: (V[t-1], Y[t-1], dY[t]/dV[t]); V[t], Y[t] are in the next one
-        g_n = caches[t][-1][2]
-        if t + 1 < T:
-            V_n, Y_n = caches[t + 1][-1][0], caches[t + 1][-1][1]
+    for _, st, c in trace:
+        g_n, V_n, Y_n = c.dYdV, st.V, st.Y
+        if cfg.reset == "zero":
+            P = alpha * (1 - Y_n) - (0 if cfg.detach_reset else alpha * V_n * g_n)
         else:
-            V_n, Y_n = cache["final_state"].V, cache["final_state"].Y
-        scale = gamma if neuron.binary else 1.0
-        if neuron.reset == "zero":
-            P = alpha * (1 - Y_n) - (0 if neuron.detach_reset else alpha * V_n * g_n)
-        else:
-            P = alpha - (0 if neuron.detach_reset else scale * g_n)
+            P = alpha - (0 if cfg.detach_reset else scale * g_n)
         out.append(np.broadcast_to(P, V_n.shape))
     return np.stack(out)
 

@@ -19,14 +19,17 @@ COMMANDS = {
                   "run one of the papers' experiments (list them with `reproduce --list`)"),
     "reference": ("snn_from_scratch.reference", "main",
                   "export / compare reference gradients for other frameworks"),
-    "bench": ("snn_from_scratch.bench", "main", "benchmark training steps against PyTorch"),
 }
+#: Timings against PyTorch need torch, which the package never imports: they live outside it.
+NOT_HERE = {"bench": "benchmarks moved out of the package: run `python -m benchmarks.bench` "
+                     "from the repository root (see benchmarks/README.md)"}
 
 
 def usage():
     lines = ["usage: python -m snn_from_scratch COMMAND [options]", "", "commands:"]
     lines += [f"  {name:<11}{help_}" for name, (_, _, help_) in COMMANDS.items()]
-    lines += ["", "`python -m snn_from_scratch COMMAND --help` describes a command's options."]
+    lines += ["", "`python -m snn_from_scratch COMMAND --help` describes a command's options.",
+              "Benchmarks against PyTorch: `python -m benchmarks.bench` (outside the package)."]
     return "\n".join(lines)
 
 
@@ -36,6 +39,9 @@ def main(argv=None):
         print(usage())
         return 0
     cmd, rest = argv[0], argv[1:]
+    if cmd in NOT_HERE:
+        print(NOT_HERE[cmd], file=sys.stderr)
+        return 2
     if cmd not in COMMANDS:
         print(f"unknown command {cmd!r}\n\n{usage()}", file=sys.stderr)
         return 2

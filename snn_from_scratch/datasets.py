@@ -5,8 +5,9 @@ Everything here reads standard formats from a *data folder* and never downloads:
 does not find its files raises ``FileNotFoundError`` naming the command that fetches them.
 
 Data folder (:func:`data_dir`): the ``data_dir`` argument, else the environment variable
-``SNN_DATA_DIR``, else ``./data`` (relative to the working directory). Inside it each data
-set has its own sub-folder, written by ``data_scripts/fetch.py``::
+``SNN_DATA_DIR``, else a per-user cache folder (``$XDG_CACHE_HOME/snn_from_scratch``,
+by default ``~/.cache/snn_from_scratch``; never the installed package's folder). Inside it
+each data set has its own sub-folder, written by ``data_scripts/fetch.py``::
 
     mnist/            train-images-idx3-ubyte.gz ... (the four IDX files)
     fashion-mnist/    the same four names
@@ -16,9 +17,10 @@ set has its own sub-folder, written by ``data_scripts/fetch.py``::
     wikitext-2/       wikitext-2-raw/wiki.{train,valid,test}.raw
     mnist1d/          the cached MNIST-1D arrays (.npz), generated locally
 
-Always available offline: MNIST-1D (:func:`mnist1d`), the 5,000-image MNIST subset in
-``../shared/data/mnist5k`` (:func:`load_mnist` falls back to it) and the Python
-documentation topics shipped with CPython (``load_text("pydoc")``).
+Always available offline: MNIST-1D (:func:`mnist1d`), the 5,000-image MNIST subset shipped
+inside the package (``snn_from_scratch/data/mnist5k``, with its provenance;
+:func:`load_mnist` falls back to it) and the Python documentation topics shipped with
+CPython (``load_text("pydoc")``).
 """
 from __future__ import annotations
 
@@ -41,10 +43,11 @@ __all__ = ["data_dir", "mnist1d", "read_idx", "load_mnist", "load_emnist",
 
 # ----------------------------------------------------------------------------- folders
 def data_dir(path=None):
-    """The data folder: ``path`` if given, else ``$SNN_DATA_DIR``, else ``./data``.
+    """The data folder: ``path`` if given, else ``$SNN_DATA_DIR``, else the per-user cache
+    folder ``$XDG_CACHE_HOME/snn_from_scratch`` (default ``~/.cache/snn_from_scratch``).
 
     Returns a :class:`pathlib.Path` (not created: loaders create sub-folders only when
-    they cache something).
+    they cache something). Never the installed package's own folder.
     """
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):
@@ -52,7 +55,10 @@ def data_dir(path=None):
                             f"{type(path).__name__}")
         return Path(path)
     env = os.environ.get("SNN_DATA_DIR")
-    return Path(env) if env else Path("data")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "snn_from_scratch"
 
 
 _resolve = data_dir  # loaders take an argument named data_dir that shadows the function
@@ -60,14 +66,14 @@ _resolve = data_dir  # loaders take an argument named data_dir that shadows the 
 
 def fetch_command(name):
     """The shell command that fetches data set ``name`` (quoted in error messages)."""
-    return f"python data_scripts/fetch.py {name}"
+    return f"python -m snn_from_scratch fetch {name}"
 
 
 def _missing(name, where, what):
     return FileNotFoundError(
         f"{what} not found in {where}. Fetch it with `{fetch_command(name)}` "
-        f"(it downloads into $SNN_DATA_DIR, default ./data; pass --dest DIR or set "
-        f"SNN_DATA_DIR to use another folder, and the same data_dir here)")
+        f"(it downloads into $SNN_DATA_DIR, else the per-user cache folder; pass --dest DIR "
+        f"or set SNN_DATA_DIR to use another folder, and the same data_dir here)")
 
 
 def _atomic_save_npz(path, **arrays):
@@ -118,9 +124,8 @@ def mnist1d(data_dir=None, seed=42, dtype=np.float32):
         except Exception:  # pragma: no cover
             version = "unknown"
     cache = _resolve(data_dir) / "mnist1d" / f"mnist1d-{version}-seed{int(seed)}.npz"
-    if cache.is_file():
-        with np.load(cache) as z:
-            out = {k: z[k] for k in z.files}
+    out = _read_mnist1d_cache(cache) if cache.is_file() else None
+    if out is not None:
         source = str(cache)
     else:
         args = get_dataset_args()          # an ObjectView of the default arguments
@@ -146,6 +151,31 @@ def mnist1d(data_dir=None, seed=42, dtype=np.float32):
     out["x_test"] = out["x_test"].astype(dtype)
     out["source"] = source
     return out
+
+
+_MNIST1D_KEYS = {"x_train": 2, "y_train": 1, "x_test": 2, "y_test": 1, "t": 1}
+
+
+def _read_mnist1d_cache(path):
+    """The cached MNIST-1D arrays, or None (with a notice) when the file is truncated,
+    corrupt or not what we wrote: then it is generated and written again."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+        ok = (set(out) == set(_MNIST1D_KEYS)
+              and all(out[k].ndim == nd for k, nd in _MNIST1D_KEYS.items())
+              and len(out["x_train"]) == len(out["y_train"]) and len(out["x_test"]) == len(out["y_test"])
+              and out["x_train"].shape[1:] == out["x_test"].shape[1:] == out["t"].shape)
+        if ok:
+            return out
+        why = "unexpected contents"
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        why = f"{type(e).__name__}: {e}"
+    print(f"[snn_from_scratch] the MNIST-1D cache {path} is unreadable ({why}): generating it again",
+          file=sys.stderr)
+    return None
 
 
 # ----------------------------------------------------------------------------- IDX
@@ -227,12 +257,35 @@ def _read_image_label_set(paths):
     return out
 
 
+def _check_digits(out, folder, shape=(28, 28), n_classes=10):
+    """MNIST and Fashion-MNIST are 28x28 images with labels 0-9: anything else is not the
+    data set the loaders promise (a model would silently get the wrong readout size)."""
+    for split in ("train", "test"):
+        x, y = out["x_" + split], out["y_" + split]
+        if x.shape[1:] != shape:
+            raise ValueError(f"{folder}: {split} images are {x.shape[1]}x{x.shape[2]}, expected "
+                             f"{shape[0]}x{shape[1]}: not an MNIST-format data set")
+        if y.size and (y.min() < 0 or y.max() >= n_classes):
+            raise ValueError(f"{folder}: {split} labels range over [{y.min()}, {y.max()}], expected "
+                             f"0..{n_classes - 1}: not an MNIST-format data set")
+
+
 def _mnist5k_dir():
+    """The offline MNIST subset: ``$SNN_MNIST5K`` if set, else the copy inside the package."""
     env = os.environ.get("SNN_MNIST5K")
     if env:
         return Path(env)
-    # <repo>/snn_from_scratch/datasets.py -> <repo>/../shared/data/mnist5k
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist5k"
+    return Path(__file__).resolve().parent / "data" / "mnist5k"
+
+
+def _display(path):
+    """``path`` as printed: relative to the package for the shipped subset (so that
+    outputs committed from one machine name no folder of that machine), else as given."""
+    pkg = Path(__file__).resolve().parent
+    try:
+        return "snn_from_scratch/" + Path(path).resolve().relative_to(pkg).as_posix()
+    except ValueError:
+        return str(path)
 
 
 _NOTICES = set()
@@ -250,8 +303,8 @@ def load_mnist(kind="mnist", data_dir=None):
 
     Looks for the four IDX files that ``data_scripts/fetch.py {kind}`` writes into
     ``<data folder>/<kind>/``. For ``kind="mnist"`` only, when the full set is absent it
-    falls back to the offline 5,000-image subset (4,000 train / 1,000 test) in
-    ``../shared/data/mnist5k`` beside the repository (or ``$SNN_MNIST5K``).
+    falls back to the offline 5,000-image subset (4,000 train / 1,000 test) shipped in
+    ``snn_from_scratch/data/mnist5k`` (or ``$SNN_MNIST5K``).
 
     Returns:
         dict ``x_train, y_train, x_test, y_test``, ``kind``, and ``source``: "full" or
@@ -265,13 +318,15 @@ def load_mnist(kind="mnist", data_dir=None):
     paths = _find_idx_set(folder, _MNIST_NAMES)
     if paths is not None:
         out = _read_image_label_set(paths)
+        _check_digits(out, folder)
         out["source"] = f"full: {folder}"
     elif kind == "mnist" and _find_idx_set(_mnist5k_dir(), _MNIST_NAMES) is not None:
         sub = _mnist5k_dir()
         out = _read_image_label_set(_find_idx_set(sub, _MNIST_NAMES))
-        out["source"] = f"mnist5k: {sub}"
+        _check_digits(out, sub)
+        out["source"] = f"mnist5k: {_display(sub)}"
         _notice_once("mnist5k", f"[snn_from_scratch] full MNIST not found in {folder}: using the offline "
-                     f"5k subset ({sub}). Fetch the full set with `python data_scripts/fetch.py mnist`.")
+                     f"5k subset ({_display(sub)}). Fetch the full set with `python -m snn_from_scratch fetch mnist`.")
     else:
         extra = "" if kind != "mnist" else f" (and no offline subset at {_mnist5k_dir()})"
         raise _missing(kind, folder, f"the {kind} IDX files{extra}")

@@ -36,7 +36,7 @@ import numbers
 import numpy as np
 
 __all__ = ["rate", "poisson", "bernoulli_sequence", "on_off", "latency",
-           "latency_times", "delta"]
+           "latency_times", "delta", "delay_line"]
 
 
 # ----------------------------------------------------------------------------- checks
@@ -92,6 +92,9 @@ def _static(name, x):
     if x.ndim < 2:
         raise ValueError(f"{name} must have shape (B, ...) with a batch axis first "
                          f"(rank >= 2), got shape {x.shape}; use x[None] for one sample")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}): encode at least one sample "
+                         f"with at least one channel")
     return x.reshape(x.shape[0], -1)
 
 
@@ -103,6 +106,9 @@ def _sequence(name, x):
     if x.ndim != 3:
         raise ValueError(f"{name} must be a batch-major sequence (B, T) or (B, T, n), "
                          f"got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}): encode at least one sequence "
+                         f"with at least one step and channel")
     return x
 
 
@@ -317,3 +323,27 @@ def delta(x, threshold=0.1, off_spikes=False, padding=False, dtype=np.float32):
         return on.astype(dtype)
     off = d <= -threshold
     return np.concatenate([on, off], axis=-1).astype(dtype)
+
+
+def delay_line(x, d, dtype=None):
+    """Synaptic delays: a tapped delay line that gives each step the last ``d`` inputs.
+
+    ``x`` is a batch-major sequence (B, T) or (B, T, n); the result is time-major
+    (T, B, n*d) with channel block k (k = 0..d-1) holding ``x[t-k]`` (zeros before the
+    sequence starts): ``out[t, b, k*n + j] = x[b, t-k, j]``.
+
+    Why: a layer whose neurons have no connections between them (``lif`` without
+    ``recurrent``, ``src``) and one input value per step makes every neuron a thresholded
+    copy of the same filtered signal. Fixed delays — each synapse seeing the input at a
+    different lag, as axonal delays do — let one layer combine the recent past without
+    recurrent weights. ``dtype`` defaults to the input's float dtype (real values pass
+    through unchanged: this is a re-arrangement, not a spike code).
+    """
+    x = _sequence("x", x)
+    d = _check_int("d", d, 1)
+    B, T, n = x.shape
+    out = np.zeros((T, B, n * d), dtype=x.dtype if dtype is None else dtype)
+    xt = np.transpose(x, (1, 0, 2))  # (T, B, n)
+    for k in range(min(d, T)):
+        out[k:, :, k * n:(k + 1) * n] = xt[:T - k]
+    return out

@@ -26,9 +26,8 @@ also compares the *discrete state* (which neurons spiked, which values were clip
 the recording: a perturbation that flips a spike or crosses a clip is counted and
 reported in the check's table, never hidden.
 
-Cells use the three module-level operations below. With ``twin=None`` (normal use) they
-cost nothing: ``heaviside`` is ``surrogate.spike``, ``detach`` and ``straight_through``
-return the value they were given.
+Cells route every such point through an ``ops`` object (:mod:`snn_from_scratch.ops`):
+``ops.EXACT`` in normal use, a :class:`Twin` here. Cells never import this module.
 """
 from __future__ import annotations
 
@@ -36,8 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .ops import EXACT, Ops
+
 __all__ = [
-    "Twin", "heaviside", "detach", "straight_through", "rel_error", "numerical_gradient",
+    "Twin", "rel_error", "numerical_gradient",
     "check_cell", "check_function", "TensorCheck", "Report",
 ]
 
@@ -45,13 +46,14 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 # The twin tape
 # --------------------------------------------------------------------------------------
-class Twin:
+class Twin(Ops):
     """Record/replay tape that turns a spiking forward pass into a differentiable twin.
 
-    ``Twin("frozen")`` or ``Twin("smooth")``. Pass it as ``twin=`` to a cell's
-    ``forward``: the first pass records (phase ``"record"``); call :meth:`replay` and
-    every later pass reads the tape back in the same order. ``flips`` counts discrete
-    states that differ from the recording during the current replayed pass.
+    ``Twin("frozen")`` or ``Twin("smooth")``: an :class:`~snn_from_scratch.ops.Ops`
+    object, passed as ``ops=`` to a cell's ``forward`` in place of ``ops.EXACT``. The first
+    pass records (phase ``"record"``); call :meth:`replay` and every later pass reads the
+    tape back in the same order. ``flips`` counts discrete states that differ from the
+    recording during the current replayed pass.
     """
 
     def __init__(self, mode="frozen"):
@@ -104,6 +106,7 @@ class Twin:
         return self._pop("detach", discrete)
 
     def straight_through(self, value, proxy, discrete=None):
+        proxy = proxy()
         if self.mode == "smooth":
             return proxy
         if self.phase == "record":
@@ -111,36 +114,6 @@ class Twin:
             return value
         corr = self._pop("st", discrete)
         return proxy + corr
-
-
-def heaviside(u, surrogate, twin=None):
-    """A spike ``H(u)`` whose backward rule is ``surrogate.grad(u)``."""
-    if twin is None:
-        return surrogate.spike(u)
-    return twin.heaviside(u, surrogate)
-
-
-def detach(v, twin=None, discrete=None):
-    """``stop(v)``: forward value ``v``, no gradient flows through it.
-
-    ``discrete`` (optional) is a state whose change under perturbation is a flip (e.g. the
-    spike pattern a detached switch was computed from).
-    """
-    if twin is None:
-        return v
-    return twin.detach(v, discrete)
-
-
-def straight_through(value, proxy, twin=None, discrete=None):
-    """Forward ``value``; backward as if the output were ``proxy()``.
-
-    ``proxy`` is a zero-argument callable (only evaluated for a twin) returning the smooth
-    function whose derivative is the backward rule, e.g. ``lambda: np.clip(V, -b, b)`` for
-    a clipped straight-through quantizer or ``lambda: h`` for a ReLU bypass.
-    """
-    if twin is None:
-        return value
-    return twin.straight_through(value, proxy(), discrete)
 
 
 # --------------------------------------------------------------------------------------
@@ -348,11 +321,12 @@ def check_cell(cell, x, state=None, dy=None, twin="frozen", h=None, tol=1e-7,
             y0, _ = cell.forward(x, state)
             dy = rng.standard_normal(y0.shape)
         tw = None if twin is None else Twin(twin)
-        y, cache = cell.forward(x, state, twin=tw)
+        ops = EXACT if tw is None else tw  # a smooth cell needs no twin: plain forward passes
+        y, cache = cell.forward(x, state, ops=ops)
         dx, grads = cell.backward(dy, cache)
         if tw is not None:
             tw.replay()
-            y_again, _ = cell.forward(x, state, twin=tw)
+            y_again, _ = cell.forward(x, state, ops=ops)
             replay_error = float(np.max(np.abs(y_again - y), initial=0.0))
         else:
             replay_error = 0.0
@@ -360,7 +334,7 @@ def check_cell(cell, x, state=None, dy=None, twin="frozen", h=None, tol=1e-7,
         def loss():
             if tw is not None:
                 tw.replay()
-            out, _ = cell.forward(x, state, twin=tw)
+            out, _ = cell.forward(x, state, ops=ops)
             return float(np.sum(dy * out))
 
         arrays = {k: cell.params[k] for k in (params or cell.params)}

@@ -1,4 +1,4 @@
-"""A stack of recurrent layers with a readout, a training loop, evaluation and checkpoints.
+"""The model: a stack of recurrent layers with a readout and a loss, and its evaluation.
 
 ``Network(layers=[cell, ...], readout=Linear(...) | LeakyReadout(...), loss, output)``
 feeds each layer's output sequence ``y (T, B, H)`` to the next layer as its input, then
@@ -16,44 +16,50 @@ reads it out:
 The backward pass is written by hand: the loss gives ``dout``; the readout's backward
 gives the gradient reaching the last layer's outputs (``dy[T-1]`` only, for a Linear
 ``last`` readout); each cell's ``backward`` (the cell protocol, BPTT inside the cell)
-turns its ``dy`` into ``dx``, which is the ``dy`` of the layer below.
+turns its ``dy`` into ``dx``, which is the ``dy`` of the layer below. A layer may be
+given a *substituted* backward rule (``backward_rules``, e.g. a paper's printed
+formulas): the network then trains with that rule instead of the gradient, which is how
+the chapters compare learning rules.
 
 Parameters are exposed as one flat dict of the *live* arrays, ``"0.W_x"``, ...,
 ``"1.W_h"``, ``"readout.W"``, so an optimizer built on ``net.params`` updates the cells
 in place.
 
-Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`) are single ``.npz``
-files: a JSON header (library version, each layer's cell name, sizes, dtype and config,
-the readout, loss and output), every parameter, every cell's ``buffers`` (running
-statistics such as the multi-bit range ``b``) and the optimizer's state. A round trip
-restores every array bit for bit; loading into a model that differs in any of these
-raises ``ValueError`` naming the difference.
+The rest of the model's life is in two other modules: :mod:`snn_from_scratch.training`
+(the training loop) and :mod:`snn_from_scratch.checkpoint` (save / load).
 """
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
-import math
-import sys
-import time
 
 import numpy as np
 
-from . import __version__, cells
+from . import cells
 from .cells.base import Cell
 from .layers import LeakyReadout, Linear, mse, softmax_cross_entropy
+from .ops import EXACT
+from .runtime import jsonable
 
-__all__ = ["Network", "build", "train", "evaluate", "accuracy", "save_checkpoint", "load_checkpoint"]
+__all__ = ["Network", "build", "evaluate", "accuracy", "default_encode", "batch_target",
+           "check_data", "check_count"]
 
 LOSSES = ("cross_entropy", "mse")
 OUTPUTS = ("last", "all")
 
 
 class Network:
-    """Layers of cells (each feeding the next), a readout and a loss. See module docstring."""
+    """Layers of cells (each feeding the next), a readout and a loss. See module docstring.
 
-    def __init__(self, layers, readout, loss="cross_entropy", output="last"):
+    ``backward_rules`` (optional): ``{layer index: rule}`` with ``rule(cell, dy, cache) ->
+    (dx, grads)`` used in place of that layer's ``cell.backward(dy, cache)`` — a substituted
+    learning rule such as ``functools.partial(spiking_lstm.backward_variant,
+    variant=spiking_lstm.AUTHORS_CODE)``. The forward pass is unchanged; :meth:`backward`,
+    :meth:`loss_and_grads` and therefore :func:`snn_from_scratch.training.train` use the
+    rule. Such a network's "gradients" are not the gradient of its loss (nothing proves
+    them): it is for comparing learning rules, as chapter 05 does.
+    """
+
+    def __init__(self, layers, readout, loss="cross_entropy", output="last", backward_rules=None):
         if isinstance(layers, Cell):
             layers = [layers]
         if not isinstance(layers, (list, tuple)) or not layers:
@@ -79,7 +85,14 @@ class Network:
         dtypes = {np.dtype(c.dtype) for c in layers} | {np.dtype(readout.dtype)}
         if len(dtypes) != 1:
             raise TypeError(f"all layers and the readout must share one dtype, got {sorted(map(str, dtypes))}")
+        backward_rules = dict(backward_rules or {})
+        for i, rule in backward_rules.items():
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(layers):
+                raise ValueError(f"backward_rules keys must be layer indices 0..{len(layers) - 1}, got {i!r}")
+            if not callable(rule):
+                raise TypeError(f"backward_rules[{i}] must be callable as rule(cell, dy, cache), got {rule!r}")
         self.layers = list(layers)
+        self.backward_rules = backward_rules
         self.readout = readout
         self.loss_name = loss
         self.output = output
@@ -125,18 +138,19 @@ class Network:
             c.project()
 
     # -- forward / backward ------------------------------------------------------------
-    def forward(self, x, states=None, twin=None):
+    def forward(self, x, states=None, ops=EXACT):
         """``x`` (T, B, n_in) -> ``out`` ((B, C) for "last", (T, B, C) for "all"), cache.
 
         ``states`` optional list of initial states, one per layer (None = zeros).
-        ``twin`` (gradient checks only) is passed to every layer; one tape serves the
-        whole stack because the layers always run in the same order.
+        ``ops`` (a gradient checker's twin; default the plain :data:`~snn_from_scratch.ops.EXACT`)
+        is passed to every layer; one twin's tape serves the whole stack because the layers
+        always run in the same order.
         """
         if states is not None and len(states) != len(self.layers):
             raise ValueError(f"states must have one entry per layer ({len(self.layers)}), got {len(states)}")
         h, caches = x, []
         for i, c in enumerate(self.layers):
-            h, cache = c.forward(h, None if states is None else states[i], twin=twin)
+            h, cache = c.forward(h, None if states is None else states[i], ops=ops)
             caches.append(cache)
         if isinstance(self.readout, LeakyReadout):
             out, rcache = self.readout.forward(h)
@@ -156,7 +170,11 @@ class Network:
             dy = dro
         grads = {f"readout.{k}": v for k, v in rgrads.items()}
         for i in reversed(range(len(self.layers))):
-            dy, g = self.layers[i].backward(dy, cache["layers"][i])
+            rule = self.backward_rules.get(i)
+            if rule is None:
+                dy, g = self.layers[i].backward(dy, cache["layers"][i])
+            else:
+                dy, g = rule(self.layers[i], dy, cache["layers"][i])
             grads.update({f"{i}.{k}": v for k, v in g.items()})
         return dy, {k: grads[k] for k in self.params}  # parameter order
 
@@ -167,9 +185,9 @@ class Network:
             return np.broadcast_to(target, out.shape[:2])
         return target
 
-    def loss(self, x, target, states=None, twin=None):
+    def loss(self, x, target, states=None, ops=EXACT):
         """The scalar loss only (no backward): what finite differences differentiate."""
-        out, _ = self.forward(x, states, twin=twin)
+        out, _ = self.forward(x, states, ops=ops)
         return self._loss(out, target)[0]
 
     def _loss(self, out, target):
@@ -178,17 +196,20 @@ class Network:
             return softmax_cross_entropy(out, target)
         return mse(out, target)
 
-    def loss_and_grads(self, x, target, states=None, twin=None):
+    def loss_and_grads(self, x, target, states=None, ops=EXACT):
         """Forward, loss and hand-written backward: returns ``(loss, grads, out)``."""
-        out, cache = self.forward(x, states, twin=twin)
+        out, cache = self.forward(x, states, ops=ops)
         loss, dout = self._loss(out, target)
         _, grads = self.backward(dout, cache)
         return loss, grads, out
 
     # -- description (checkpoints) -----------------------------------------------------
     def describe(self):
-        """JSON-safe description of the architecture (what a checkpoint must match)."""
-        return _jsonable({
+        """JSON-safe description of the architecture (what a checkpoint must match).
+
+        A substituted backward rule is not part of it: it changes training, not the model.
+        """
+        return jsonable({
             "layers": [{"cell": c.name, "n_in": c.n_in, "n_hidden": c.n_hidden, "dtype": str(c.dtype),
                         "config": dataclasses.asdict(c.config)} for c in self.layers],
             "readout": self.readout.describe(),
@@ -197,21 +218,22 @@ class Network:
 
     def __repr__(self):
         inner = ",\n  ".join(repr(c) for c in self.layers)
+        rules = f", backward_rules={self.backward_rules!r}" if self.backward_rules else ""
         return (f"Network(\n  {inner},\n  readout={self.readout!r},\n  loss={self.loss_name!r}, "
-                f"output={self.output!r})")
+                f"output={self.output!r}{rules})")
 
 
 def build(cell, n_in, n_hidden, n_out, n_layers=1, readout="linear", loss="cross_entropy",
-          output="last", seed=0, dtype=np.float64, config=None):
+          output="last", seed=0, dtype=np.float64, config=None, backward_rules=None):
     """Convenience: ``n_layers`` cells of type ``cell`` (same ``config`` dict) and a readout.
 
     ``config`` is a dict of the cell's keywords (not ``**kwargs``: a cell option may share
     a name with a network argument, e.g. the LIF's ``output``).
     Layer ``i`` is seeded ``seed + i``, the readout ``seed + n_layers``. ``readout`` is
     ``"linear"`` or ``"leaky"`` (then the last layer must have ``10 * n_out`` neurons).
+    ``backward_rules``: see :class:`Network`.
     """
-    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
-        raise ValueError(f"n_layers must be a positive integer, got {n_layers!r}")
+    check_count("n_layers", n_layers)
     config = {} if config is None else dict(config)
     layers = [cells.make(cell, n_in if i == 0 else n_hidden, n_hidden, seed=seed + i, dtype=dtype, **config)
               for i in range(n_layers)]
@@ -221,11 +243,11 @@ def build(cell, n_in, n_hidden, n_out, n_layers=1, readout="linear", loss="cross
         ro = LeakyReadout(n_hidden, n_out, dtype=dtype)
     else:
         raise ValueError(f"readout must be 'linear' or 'leaky', got {readout!r}")
-    return Network(layers, ro, loss=loss, output=output)
+    return Network(layers, ro, loss=loss, output=output, backward_rules=backward_rules)
 
 
 # --------------------------------------------------------------------------------------
-# Training and evaluation
+# Data in, accuracy and evaluation (shared with the training loop)
 # --------------------------------------------------------------------------------------
 def default_encode(net):
     """Sample-major data (B, T, n_in) -> time-major (T, B, n_in) in the network's dtype.
@@ -243,7 +265,7 @@ def default_encode(net):
     return encode
 
 
-def _batch_target(net, yb):
+def batch_target(net, yb):
     """Sample-major targets -> what the loss expects (time-major for per-step targets)."""
     per_step = (net.output == "all" and
                 ((net.loss_name == "cross_entropy" and yb.ndim == 2) or (net.loss_name == "mse" and yb.ndim == 3)))
@@ -268,7 +290,8 @@ def accuracy(out, target, net=None):
     return float("nan")
 
 
-def _check_data(X, y, name="X"):
+def check_data(X, y, name="X"):
+    """Sample-major data and targets: numpy arrays of the same non-zero length."""
     if not isinstance(X, np.ndarray) or not isinstance(y, np.ndarray):
         raise TypeError(f"{name} and its targets must be numpy arrays")
     if len(X) != len(y):
@@ -277,10 +300,13 @@ def _check_data(X, y, name="X"):
         raise ValueError(f"{name} is empty")
 
 
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+def check_count(name, v, low=1):
+    """A count (layers, epochs, batch size): an integer (not a bool) >= ``low``, else
+    ``ValueError`` naming it. Returns it as a Python int."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name} must be {kind}, got {v!r}")
+    return int(v)
 
 
 def evaluate(net, X, y, batch_size=256, encode=None, rng=None):
@@ -289,8 +315,8 @@ def evaluate(net, X, y, batch_size=256, encode=None, rng=None):
     ``rng`` feeds a stochastic ``encode`` (default ``default_rng(0)``: evaluation is
     deterministic). The network's training flag is restored afterwards.
     """
-    _check_data(X, y)
-    batch_size = _check_batch_size(batch_size)
+    check_data(X, y)
+    batch_size = check_count("batch_size", batch_size)
     encode = default_encode(net) if encode is None else encode
     rng = np.random.default_rng(0) if rng is None else rng
     was = [c.training for c in net.layers]
@@ -300,7 +326,7 @@ def evaluate(net, X, y, batch_size=256, encode=None, rng=None):
         for s in range(0, len(X), batch_size):
             xb, yb = X[s:s + batch_size], y[s:s + batch_size]
             out, _ = net.forward(encode(xb, rng))
-            tgt = _batch_target(net, yb)
+            tgt = batch_target(net, yb)
             loss, _ = net._loss(out, tgt)
             tot_loss += loss * len(xb)
             tot_acc += accuracy(out, tgt) * len(xb)
@@ -310,330 +336,15 @@ def evaluate(net, X, y, batch_size=256, encode=None, rng=None):
     return tot_loss / len(X), tot_acc / len(X)
 
 
-class Progress:
-    """One status line on ``stream``, rewritten in place with ``\\r`` (throttled)."""
-
-    def __init__(self, stream, enabled=True, every=0.1):
-        self.stream, self.enabled, self.every = stream, enabled, every
-        self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
-        self.last = 0.0
-        self.width = 0
-
-    def update(self, text, force=False):
-        if not self.enabled:
-            return
-        now = time.time()
-        if not self.tty:
-            return  # a log file gets only the finished lines
-        if not force and now - self.last < self.every:
-            return
-        self.last = now
-        pad = max(0, self.width - len(text))
-        self.width = len(text)
-        self.stream.write("\r" + text + " " * pad)
-        self.stream.flush()
-
-    def clear(self):
-        """Erase the live line (terminal only), e.g. before printing elsewhere."""
-        if self.enabled and self.tty and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
-            self.width = 0
-
-    def finish(self, text):
-        if not self.enabled:
-            return
-        if self.tty:
-            pad = max(0, self.width - len(text))
-            self.stream.write("\r" + text + " " * pad + "\n")
-        else:
-            self.stream.write(text + "\n")
-        self.width = 0
-        self.stream.flush()
+#: Names that lived here before the training loop and the checkpoints got their own modules.
+_MOVED = {"train": "training", "Progress": "training", "save_checkpoint": "checkpoint",
+          "load_checkpoint": "checkpoint", "read_header": "checkpoint"}
 
 
-def _fmt_time(s):
-    s = int(round(s))
-    return f"{s // 60}:{s % 60:02d}" if s < 3600 else f"{s // 3600}h{(s % 3600) // 60:02d}"
-
-
-def train(net, X, y, optimizer, epochs, batch_size, rng, encode=None, X_val=None, y_val=None,
-          schedule=None, clip=None, progress=True, callback=None, stream=None):
-    """Train ``net`` with minibatch ``optimizer`` steps; returns the history.
-
-    Each epoch shuffles the samples with ``rng`` (a ``numpy.random.Generator``, also
-    passed to ``encode(xb, rng)`` for stochastic encodings), takes minibatches of
-    ``batch_size`` (the last one may be smaller), computes the loss and the hand-written
-    gradients, optionally clips them to global norm ``clip``, steps the optimizer and
-    applies the cells' projections (``net.project()``). After the epoch it evaluates on
-    ``(X_val, y_val)`` if given and calls ``schedule.step()``.
-
-    Data are sample-major: ``X`` (N, ...) and ``y`` (N,) labels, (N, C) MSE targets, or
-    per-step targets (N, T) / (N, T, C) for ``output="all"``. ``encode`` defaults to
-    :func:`default_encode` ((N, T, n_in) or (N, T) -> time-major).
-
-    ``progress`` writes a live line (epoch, batch, running loss and accuracy, ETA) to
-    ``stream`` (default stderr), rewritten with ``\\r`` on a terminal, and one finished
-    line per epoch. ``callback(epoch, history, net)`` runs after each epoch; returning
-    True stops training early. A non-finite loss raises ``FloatingPointError``.
-
-    History: dict of per-epoch lists ``loss``, ``acc`` (training, running means over the
-    epoch), ``val_loss``, ``val_acc`` (NaN without validation data), ``lr``,
-    ``epoch_time`` (seconds, training only) and ``grad_norm`` (mean pre-clip norm, NaN
-    when not clipping).
-    """
-    _check_data(X, y)
-    if (X_val is None) != (y_val is None):
-        raise ValueError("give both X_val and y_val, or neither")
-    if X_val is not None:
-        _check_data(X_val, y_val, "X_val")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    batch_size = _check_batch_size(batch_size)
-    if set(optimizer.params) != set(net.params) or any(optimizer.params[k] is not v for k, v in net.params.items()):
-        raise ValueError("the optimizer must be built on this network's live parameters (net.params)")
-    encode = default_encode(net) if encode is None else encode
-    bar = Progress(sys.stderr if stream is None else stream, enabled=progress)
-    hist = {k: [] for k in ("loss", "acc", "val_loss", "val_acc", "lr", "epoch_time", "grad_norm")}
-    N = len(X)
-    n_batches = math.ceil(N / batch_size)
-    for epoch in range(1, int(epochs) + 1):
-        net.train()
-        t0 = time.time()
-        order = rng.permutation(N)
-        tot_loss = tot_acc = 0.0
-        norms = []
-        seen = 0
-        for b in range(n_batches):
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            xb = encode(X[idx], rng)
-            tgt = _batch_target(net, y[idx])
-            loss, grads, out = net.loss_and_grads(xb, tgt)
-            if not math.isfinite(loss):
-                bar.finish("")
-                raise FloatingPointError(f"the loss became {loss} in epoch {epoch}, batch {b + 1}: "
-                                         "lower the learning rate or clip the gradients")
-            if clip is not None:
-                norms.append(_clip(grads, clip))
-            optimizer.step(grads)
-            net.project()
-            tot_loss += loss * len(idx)
-            tot_acc += accuracy(out, tgt) * len(idx)
-            seen += len(idx)
-            el = time.time() - t0
-            eta = el / (b + 1) * (n_batches - b - 1)
-            bar.update(f"epoch {epoch}/{epochs}  batch {b + 1}/{n_batches}  loss {tot_loss / seen:.4f}  "
-                       f"acc {tot_acc / seen:.3f}  ETA {_fmt_time(eta)}", force=b in (0, n_batches - 1))
-        dt = time.time() - t0
-        hist["loss"].append(tot_loss / N)
-        hist["acc"].append(tot_acc / N)
-        hist["epoch_time"].append(dt)
-        hist["lr"].append(optimizer.lr)
-        hist["grad_norm"].append(float(np.mean(norms)) if norms else float("nan"))
-        if X_val is not None:
-            vl, va = evaluate(net, X_val, y_val, batch_size=max(batch_size, 256), encode=encode, rng=rng)
-        else:
-            vl = va = float("nan")
-        hist["val_loss"].append(vl)
-        hist["val_acc"].append(va)
-        line = (f"epoch {epoch}/{epochs}  loss {hist['loss'][-1]:.4f}  acc {hist['acc'][-1]:.3f}")
-        if X_val is not None:
-            line += f"  val_loss {vl:.4f}  val_acc {va:.3f}"
-        bar.finish(line + f"  ({dt:.1f} s)")
-        if schedule is not None:
-            schedule.step()
-        if callback is not None and callback(epoch, hist, net):
-            break
-    net.train()
-    return hist
-
-
-def _clip(grads, clip):
-    from .optim import clip_grad_norm
-    return clip_grad_norm(grads, clip)
-
-
-# --------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------
-def _jsonable(v):
-    """Make a config value JSON-safe: tuples -> lists, numpy scalars -> Python numbers."""
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, (str, int, float, bool)) or v is None:
-        return v
-    return repr(v)
-
-
-def _buffer_kind(v):
-    if v is None:
-        return "none"
-    if isinstance(v, np.ndarray):
-        return "array"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, np.integer)):
-        return "int"
-    if isinstance(v, (float, np.floating)):
-        return "float"
-    raise TypeError(f"cannot checkpoint a buffer of type {type(v).__name__}")
-
-
-def _diff(a, b, path="model"):
-    """First difference between two JSON-like structures, as a readable string (or None)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if k not in a:
-                return f"{path}.{k} is missing from the checkpoint"
-            if k not in b:
-                return f"{path}.{k} is in the checkpoint but not in the model"
-            d = _diff(a[k], b[k], f"{path}.{k}")
-            if d:
-                return d
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return f"{path} has {len(a)} entries in the checkpoint, {len(b)} in the model"
-        for i, (x, y) in enumerate(zip(a, b)):
-            d = _diff(x, y, f"{path}[{i}]")
-            if d:
-                return d
-        return None
-    if a != b:
-        return f"{path}: checkpoint has {a!r}, model has {b!r}"
-    return None
-
-
-def save_checkpoint(path, net, optimizer=None, extra=None, schedule=None):
-    """Write ``net`` (and optionally the optimizer / schedule state) to one ``.npz`` file.
-
-    ``extra`` is any JSON-safe dict (epoch, history, command line, ...), returned by
-    :func:`load_checkpoint`. Arrays are stored exactly; the header is JSON.
-    """
-    arrays = {f"param/{k}": v for k, v in net.params.items()}
-    buffers = []
-    for i, c in enumerate(net.layers):
-        kinds = {}
-        for k, v in c.buffers.items():
-            kinds[k] = _buffer_kind(v)
-            if v is not None:
-                arrays[f"buffer/{i}/{k}"] = np.asarray(v)
-        buffers.append(kinds)
-    header = {"format": "snn_from_scratch.checkpoint/1", "version": __version__,
-              "model": net.describe(), "buffers": buffers,
-              "param_shapes": {k: list(v.shape) for k, v in net.params.items()},
-              "extra": _jsonable(extra or {})}
-    if optimizer is not None:
-        sd = optimizer.state_dict()
-        header["optimizer"] = {"type": sd["type"], "t": sd["t"], "hyper": _jsonable(sd["hyper"]),
-                               "slots": sorted(sd["state"])}
-        for s, d in sd["state"].items():
-            for k, v in d.items():
-                arrays[f"optim/{s}/{k}"] = v
-    if schedule is not None:
-        header["schedule"] = {"type": type(schedule).__name__, **_jsonable(schedule.state_dict())}
-    arrays["header"] = np.array(json.dumps(header))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    with open(path, "wb") as f:
-        f.write(buf.getvalue())
-    return path
-
-
-def read_header(path):
-    """The JSON header of a checkpoint (architecture, version, extra)."""
-    with np.load(path, allow_pickle=False) as z:
-        if "header" not in z.files:
-            raise ValueError(f"{path} is not a snn_from_scratch checkpoint (no header)")
-        return json.loads(str(z["header"][()]))
-
-
-def load_checkpoint(path, net=None, optimizer=None, schedule=None):
-    """Restore a checkpoint into ``net`` (in place) and optionally ``optimizer``/``schedule``.
-
-    With ``net=None`` the network is rebuilt from the header (cells.make with the saved
-    config). Returns ``(net, extra)``. Any mismatch — another cell, size, dtype, config,
-    readout, loss, output or parameter shape — raises ``ValueError`` naming it; nothing is
-    modified unless everything matches.
-    """
-    with np.load(path, allow_pickle=False) as z:
-        if "header" not in z.files:
-            raise ValueError(f"{path} is not a snn_from_scratch checkpoint (no header)")
-        header = json.loads(str(z["header"][()]))
-        data = {k: z[k] for k in z.files if k != "header"}
-    model = header["model"]
-    if net is None:
-        net = _rebuild(model)
-    d = _diff(model, net.describe())
-    if d:
-        raise ValueError(f"checkpoint {path} does not match the model: {d}")
-    params = net.params
-    saved = {k[len("param/"):]: v for k, v in data.items() if k.startswith("param/")}
-    if set(saved) != set(params):
-        raise ValueError(f"checkpoint parameters {sorted(saved)} differ from the model's {sorted(params)}")
-    for k, v in saved.items():
-        if v.shape != params[k].shape or v.dtype != params[k].dtype:
-            raise ValueError(f"parameter {k!r}: checkpoint has {v.dtype}{v.shape}, model has "
-                             f"{params[k].dtype}{params[k].shape}")
-    for i, c in enumerate(net.layers):
-        if set(header["buffers"][i]) != set(c.buffers):
-            raise ValueError(f"layer {i} buffers: checkpoint has {sorted(header['buffers'][i])}, "
-                             f"model has {sorted(c.buffers)}")
-    if schedule is not None and "schedule" not in header:
-        raise ValueError(f"checkpoint {path} holds no schedule state")
-    if optimizer is not None:
-        if "optimizer" not in header:
-            raise ValueError(f"checkpoint {path} holds no optimizer state")
-        osd = header["optimizer"]
-        sd = {"type": osd["type"], "t": osd["t"], "hyper": osd["hyper"],
-              "state": {s: {k[len(f"optim/{s}/"):]: v for k, v in data.items() if k.startswith(f"optim/{s}/")}
-                        for s in osd["slots"]}}
-        # Validate fully before touching anything (load_state_dict validates, then writes).
-        optimizer.load_state_dict(sd)
-    # Everything matches: write into the live arrays (optimizers hold references to them).
-    for k, v in saved.items():
-        params[k][...] = v
-    for i, c in enumerate(net.layers):
-        for k, kind in header["buffers"][i].items():
-            if kind == "none":
-                c.buffers[k] = None
-            elif kind == "array":
-                c.buffers[k] = data[f"buffer/{i}/{k}"].copy()
-            else:
-                c.buffers[k] = {"bool": bool, "int": int, "float": float}[kind](data[f"buffer/{i}/{k}"][()])
-    if schedule is not None:
-        schedule.load_state_dict(header["schedule"])
-    return net, header.get("extra", {})
-
-
-def _rebuild(model):
-    layers = []
-    for i, L in enumerate(model["layers"]):
-        cls = cells.cell_class(L["cell"])
-        cfg = {}
-        for f in dataclasses.fields(cls.Config):
-            if f.name in L["config"]:
-                v = L["config"][f.name]
-                # JSON turned tuples into lists; give the dataclass back its tuple.
-                if isinstance(v, list) and isinstance(f.default, tuple):
-                    v = tuple(v)
-                cfg[f.name] = v
-        layers.append(cells.make(L["cell"], L["n_in"], L["n_hidden"], dtype=np.dtype(L["dtype"]), **cfg))
-    r = model["readout"]
-    dt = np.dtype(model["dtype"])
-    if r["kind"] == "linear":
-        ro = Linear(r["n_in"], r["n_out"], dtype=dt)
-    elif r["kind"] == "leaky":
-        ro = LeakyReadout(r["n_in"], r["n_out"], alpha=r["alpha"], neurons_per_class=r["neurons_per_class"],
-                          dtype=dt, excite=r["excite"], inhibit=r["inhibit"])
-    else:
-        raise ValueError(f"unknown readout kind {r['kind']!r} in checkpoint")
-    return Network(layers, ro, loss=model["loss"], output=model["output"])
+def __getattr__(name):
+    """``network.train`` etc. still resolve (to :mod:`training` / :mod:`checkpoint`) for old
+    code; new code imports them from there."""
+    if name in _MOVED:
+        import importlib
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,14 +1,28 @@
-"""``python -m snn_from_scratch gradcheck [--cell NAME | --all]``: the proof table.
+"""The proof table: which configuration of which cell is proven, and how.
 
-Each cell module declares ``PROOFS = {label: (config, twin)}``, the configurations its
-backward pass is proven under. For each we run :func:`gradcheck.check_cell` in float64
-on small sizes — T in {1, 2, 7}, B = 3, a non-zero initial state — and print one line per
-(cell, configuration) with the worst relative error over every parameter and the input.
+``python -m snn_from_scratch gradcheck [--cell NAME | --all]`` runs it; the tour and the
+tests read it too. For every (cell, configuration) :func:`prove` runs
+:func:`gradcheck.check_cell` in float64 on small sizes — T in {1, 2, 7}, B = 3, a valid
+non-zero initial state drawn by the cell's own ``sample_state`` — and :func:`format_row`
+prints one line with the worst relative error over every parameter and the input::
+
+    lif   synaptic, subtract reset, detached reset, learnable alpha & threshold   frozen   7.6e-09   0   ok
+
+The columns, explained once (also by ``gradcheck --help``):
+
+twin
+    how the spikes are made differentiable for finite differences (chapter 02):
+    ``plain`` — none needed, the cell is smooth; ``smooth`` — every spike replaced by its
+    surrogate's primitive; ``frozen`` — the real spike train kept, each spike written as
+    ``primitive(u) + stop(H(u~) - primitive(u~))``.
+flips
+    how many perturbations changed a spike, a clip or a switch (a twin then no longer
+    follows the real trajectory). 0 means every difference quotient was taken on the
+    real network's trajectory.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from dataclasses import dataclass
 
@@ -17,8 +31,138 @@ import numpy as np
 from . import cells
 from .gradcheck import check_cell
 
+__all__ = ["PROOFS", "SPIKE_INPUT", "describe", "rows_of", "proofs_of", "prove", "run_proofs",
+           "ProofResult", "format_header", "format_row", "main"]
+
 SIZES_T = (1, 2, 7)
 N_IN, N_HIDDEN, BATCH = 4, 5, 3
+
+
+def _lif_table():
+    """Every lif option combination that changes the backward pass (synaptic x reset x
+    detach_reset x learnable alpha x learnable threshold x output; multi-bit refuses the
+    zero reset and a learnable threshold), under both twins; plus the presets, a
+    learnable beta, the signed range and a non-default surrogate."""
+    import itertools
+
+    from .cells.lif import PRESETS
+
+    out = []
+    for twin in ("frozen", "smooth"):
+        for syn, reset, det, la, lt, o in itertools.product(
+                (True, False), ("subtract", "zero"), (False, True), (False, True), (False, True),
+                ("binary", "multibit")):
+            if o == "multibit" and (reset == "zero" or lt):
+                continue
+            out.append((None, dict(synaptic=syn, reset=reset, detach_reset=det, learn_alpha=la,
+                                   learn_threshold=lt, output=o), twin))
+        for name, cfg in PRESETS.items():
+            out.append((f"preset {name}", dict(cfg), twin))
+        out.append((None, dict(learn_beta=True), twin))
+        out.append((None, dict(surrogate="atan", reset="zero", learn_threshold=True), twin))
+        out.append((None, dict(output="multibit", n_bits=2, threshold_levels=1, signed=True), twin))
+    return out
+
+
+def _gated_table():
+    """Every gated_lif combination: variant x reset x detach_reset x output (multi-bit
+    refuses the zero reset), under both twins."""
+    import itertools
+
+    out = []
+    for twin in ("frozen", "smooth"):
+        for v, reset, det, o in itertools.product(("v1", "v2"), ("subtract", "zero"), (False, True),
+                                                   ("binary", "multibit")):
+            if o == "multibit" and reset == "zero":
+                continue
+            out.append((None, dict(variant=v, reset=reset, detach_reset=det, output=o), twin))
+    return out
+
+
+#: The SRC's proofs run at the paper's constants except the bias: at the initial
+#: b_h = -6 every neuron rests deep in tanh's saturated tail (1 - h^2 ~ 1e-5) and most
+#: gradient entries sit at the round-off floor of central differences; b_h = -2 keeps the
+#: neurons active (h crosses 0 and 0.5 often, so the ReLU rule and the z_s switch are
+#: exercised) with the same code path. tests/test_src.py also checks b_h = -6.
+SRC_PROOF_CONSTANTS = {"b_h_init": -2.0, "b_h_max": None}
+
+#: cell -> [(label or None, config, twin)]: what ``gradcheck`` proves. ``twin`` None: a
+#: smooth cell, plain finite differences. A None label is made by :func:`describe`.
+PROOFS = {
+    "rnn": [(None, {}, None)],
+    "lstm": [(None, {}, None)],
+    "gru": [(None, {}, None)],
+    "spiking_lstm": [
+        (None, {}, "frozen"),
+        (None, {}, "smooth"),
+        (None, {"cell_grad": "constant", "gamma": 0.7}, "frozen"),
+        (None, {"cell_grad": "constant", "gamma": 0.7}, "smooth"),
+        (None, {"init": "standard_normal"}, "frozen"),
+    ],
+    "lif": _lif_table(),
+    "gated_lif": _gated_table(),
+    "brc": [(None, {}, None)],
+    "src": [
+        ("exact rule (no bypass, no detach)", dict(SRC_PROOF_CONSTANTS, bypass_relu=False,
+                                                    detach_recurrent=False), "frozen"),
+        ("ReLU bypass", dict(SRC_PROOF_CONSTANTS, bypass_relu=True, detach_recurrent=False), "frozen"),
+        ("detached recurrence", dict(SRC_PROOF_CONSTANTS, bypass_relu=False, detach_recurrent=True),
+         "frozen"),
+        ("ReLU bypass, detached recurrence (the paper's)", dict(SRC_PROOF_CONSTANTS), "frozen"),
+    ],
+}
+
+#: Cells whose proofs feed 0/1 spike trains: the SRC's inputs are spikes (a continuous
+#: input works too, but spikes are what the paper's rules were written for).
+SPIKE_INPUT = {"src"}
+
+
+def describe(name, config):
+    """A label a teacher can project: the options of ``config`` in words."""
+    c = dict(config)
+    if name == "lif" or name == "gated_lif":
+        words = []
+        if name == "gated_lif":
+            words.append(c.pop("variant", "v1"))
+        out = c.pop("output", "binary" if name == "lif" else "multibit")
+        bits = c.pop("n_bits", 6)
+        signed = c.pop("signed", False)
+        words.append("binary" if out == "binary" else f"{bits}-bit{' signed' if signed else ''}")
+        if name == "lif":
+            words.append("synaptic" if c.pop("synaptic", True) else "no synaptic current")
+        words.append(f"{c.pop('reset', 'subtract')} reset")
+        if c.pop("detach_reset", False):
+            words.append("detached reset")
+        learn = [k for k in ("alpha", "threshold", "beta") if c.pop(f"learn_{k}", False)]
+        if learn:
+            words.append("learnable " + " & ".join(learn))
+        if "surrogate" in c:
+            words.append(f"{c.pop('surrogate')} surrogate")
+        words += [f"{k}={v}" for k, v in c.items()]
+        return ", ".join(words)
+    if not c:
+        return "the paper's defaults" if name in ("spiking_lstm", "src") else "default"
+    return ", ".join(f"{k}={v}" for k, v in c.items())
+
+
+def rows_of(name):
+    """The proof table of cell ``name`` as a list of ``(label, config, twin)`` (labels filled in)."""
+    if name not in PROOFS:
+        raise ValueError(f"no proofs for cell {name!r}; cells with proofs: {sorted(PROOFS)}")
+    return [(label or describe(name, cfg), cfg, twin) for label, cfg, twin in PROOFS[name]]
+
+
+def proofs_of(name):
+    """The proof table of cell ``name`` as ``{key: (config, twin)}``. The key is the label,
+    followed by ``[frozen]`` / ``[smooth]`` for the spiking cells (a configuration is
+    proven under both twins, and each proof needs its own key)."""
+    out = {}
+    for label, cfg, twin in rows_of(name):
+        key = label if twin is None else f"{label} [{twin}]"
+        if key in out:
+            raise ValueError(f"proof table of {name!r} lists {key!r} twice")
+        out[key] = (cfg, twin)
+    return out
 
 
 @dataclass
@@ -26,7 +170,7 @@ class ProofResult:
     cell: str
     label: str
     twin: str
-    reports: list  # one Report per T
+    reports: list  # one gradcheck.Report per T
 
     @property
     def ok(self):
@@ -41,30 +185,29 @@ class ProofResult:
         return sum(r.flips for r in self.reports)
 
 
-def proofs_of(name):
-    """The ``PROOFS`` table of cell ``name``."""
-    module = importlib.import_module(f"snn_from_scratch.cells.{cells.REGISTRY[name][0]}")
-    return getattr(module, "PROOFS", {"default": ({}, None)})
+def prove(name, config=None, twin="frozen", sizes_T=SIZES_T, seed=0, b=None, label=None,
+          max_entries=None, n_in=N_IN, n_hidden=N_HIDDEN, batch=BATCH):
+    """Prove one (cell, configuration) on every T in ``sizes_T``; returns a :class:`ProofResult`.
 
-
-def random_state(cell, batch, rng, scale=0.5):
-    """A non-zero initial state: every field drawn (so carries into t=0 are exercised)."""
-    return cell.State(*(scale * rng.standard_normal((batch, cell.n_hidden)) for _ in cell.State._fields))
-
-
-def prove(name, label, config, twin, seed=0, sizes_T=SIZES_T, max_entries=None):
-    """Prove one (cell, configuration) on every T in ``sizes_T``; returns a ProofResult."""
+    The cell is built in float64 with ``seed``, set to eval mode (running statistics such
+    as the multi-bit range ``b`` stay put; ``b`` sets that range first); the input is
+    standard normal (0/1 spikes for the cells of :data:`SPIKE_INPUT`), the initial state a
+    valid non-zero one from ``cell.sample_state``.
+    """
+    config = {} if config is None else dict(config)
     reports = []
     for T in sizes_T:
         rng = np.random.default_rng([seed, T])
-        cell = cells.make(name, N_IN, N_HIDDEN, seed=seed, dtype=np.float64, **config)
+        cell = cells.make(name, n_in, n_hidden, seed=seed, dtype=np.float64, **config)
         cell.training = False
-        x = rng.standard_normal((T, BATCH, N_IN))
-        if getattr(cell, "wants_spike_input", False):
-            x = (rng.random((T, BATCH, N_IN)) < 0.5).astype(np.float64)
-        state = random_state(cell, BATCH, rng)
+        if b is not None:
+            cell.b = b
+        x = rng.standard_normal((T, batch, n_in))
+        if name in SPIKE_INPUT:
+            x = (rng.random((T, batch, n_in)) < 0.5).astype(np.float64)
+        state = cell.sample_state(batch, rng)
         reports.append(check_cell(cell, x, state, twin=twin, seed=seed, max_entries=max_entries))
-    return ProofResult(name, label, str(twin), reports)
+    return ProofResult(name, label or describe(name, config), twin or "plain", reports)
 
 
 def run_proofs(names=None, max_entries=None, stream=None):
@@ -72,22 +215,31 @@ def run_proofs(names=None, max_entries=None, stream=None):
     names = cells.available() if names is None else names
     out = []
     for name in names:
-        for label, (config, twin) in proofs_of(name).items():
-            res = prove(name, label, config, twin, max_entries=max_entries)
+        for label, config, twin in rows_of(name):
+            res = prove(name, config, twin, label=label, max_entries=max_entries)
             out.append(res)
             if stream is not None:
                 print(format_row(res), file=stream, flush=True)
     return out
 
 
+LABEL_WIDTH = 66
+
+
 def format_header():
-    return (f"{'cell':<14}{'configuration':<44}{'twin':<8}{'max rel.error':>14}"
+    return (f"{'cell':<14}{'configuration':<{LABEL_WIDTH}}{'twin':<8}{'max rel.error':>14}"
             f"{'flips':>7}  verdict")
 
 
 def format_row(r):
-    return (f"{r.cell:<14}{r.label:<44}{r.twin:<8}{r.max_error:>14.2e}{r.flips:>7d}  "
+    return (f"{r.cell:<14}{r.label:<{LABEL_WIDTH}}{r.twin:<8}{r.max_error:>14.2e}{r.flips:>7d}  "
             f"{'ok' if r.ok else 'FAIL'}")
+
+
+COLUMNS = ("twin: how spikes are made differentiable (plain: smooth cell; smooth: spikes -> surrogate "
+           "primitive; frozen: the real spike train, spikes written primitive(u) + stop(H - primitive)). "
+           "flips: perturbations that changed a spike, clip or switch (0: every difference quotient on "
+           "the real trajectory).")
 
 
 def main(argv):
@@ -95,7 +247,8 @@ def main(argv):
 
     p = argparse.ArgumentParser(prog="python -m snn_from_scratch gradcheck",
                                 description="Prove the cells' backward passes by finite differences "
-                                            f"(float64, T in {SIZES_T}, B={BATCH}, non-zero initial state).")
+                                            f"(float64, T in {SIZES_T}, B={BATCH}, non-zero initial state). "
+                                            + COLUMNS)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--cell", choices=sorted(cells.REGISTRY), help="one cell")
     g.add_argument("--all", action="store_true", help="every available cell (default)")
@@ -108,6 +261,7 @@ def main(argv):
         except ValueError as e:
             print(e, file=sys.stderr)
             return 2
+    print(COLUMNS)
     print(format_header())
     t0 = time.time()
     results = run_proofs(names, stream=None if args.verbose else sys.stdout)

@@ -2,21 +2,24 @@
 
 ``python -m snn_from_scratch reference COMMAND``:
 
-``export --cell NAME [--config k=v ...] --out FILE.npz``
+``export --cell NAME [--config k=v] [--config k=v] ... --out FILE.npz``
     one *fixture*: a float64 ``.npz`` holding a JSON header and every array another
     framework needs to reproduce one forward and one backward pass of a cell — the
     parameters, the input ``x``, the initial state, the upstream gradient ``dy``, and our
     results ``y``, the final state, ``dx`` and every parameter gradient.
 ``export-all --out DIR``
     the standard suite: every available cell under each of its key options (the
-    configurations of the module's ``PROOFS`` table — each reset and detach rule, binary
-    and multi-bit output, SRC with and without bypass/detach — plus one ``lif`` fixture
-    per surrogate family), and an ``index.json`` listing them.
+    configurations of the proof table :data:`snn_from_scratch.proofs.PROOFS` — each reset
+    and detach rule, binary and multi-bit output, SRC with and without bypass/detach —
+    plus one ``lif`` fixture per surrogate family), one file per distinct configuration,
+    named ``<cell>__<slug of the proof label>.npz`` (e.g.
+    ``lif__binary_synaptic_zero_reset_detached_reset.npz``), and an ``index.json``
+    listing them.
 ``compare OURS.npz THEIRS.npz [--tol 1e-10]``
     per-tensor relative errors and a verdict; exit status 0 when every tensor agrees,
     1 when one does not, 2 when the files cannot be compared at all.
 
-The loss behind every gradient is ``L = sum(dy * y)`` (the cell protocol of DESIGN.md),
+The loss behind every gradient is ``L = sum(dy * y)`` (the cell protocol, ``docs/design.md``),
 so ``dx = dL/dx`` and ``grads/<name> = dL/d params/<name>`` under the surrogate and
 detach rules written, in words, in the header. The file layout is documented in
 ``docs/reference_format.md``; :func:`load` reads a fixture back as ``(header, arrays)``
@@ -24,13 +27,15 @@ and :func:`compare` compares two of them in Python.
 
 Relative error of a tensor (normwise, so that entries that are zero in both files do not
 divide by round-off): ``max|a - b| / max(max|a|, max|b|)``, and 0 when both are zero.
+
+The module is longer than the others (about 500 lines) on purpose: it is the one file a
+reader validating another framework needs, read top to bottom — what a fixture holds
+(with the rules in words), the standard suite, the comparison, the command line.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import importlib
 import json
 import math
 import os
@@ -41,12 +46,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__, cells, surrogates
+from . import __version__, cells, proofs, surrogates
+from .cells.base import check_real, make_config
+from .runtime import add_config_option, jsonable, parse_config
 
 __all__ = [
     "FORMAT_VERSION", "DEFAULT_SIZES", "DEFAULT_B", "export", "export_all", "standard_suite",
     "load", "save", "compare", "Comparison", "describe_rules", "fixture_arrays", "main",
-    "missing_fixtures", "rel_error", "parse_config", "proofs_of",
+    "missing_fixtures", "rel_error", "slug",
 ]
 
 #: Version of the file layout (bumped on any incompatible change).
@@ -66,34 +73,8 @@ OUTPUT_PREFIXES = ("state_final/", "grads/")
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-def _module_of(name):
-    return importlib.import_module(f"snn_from_scratch.cells.{cells.REGISTRY[name][0]}")
-
-
-def proofs_of(name):
-    """The ``PROOFS`` table of cell ``name`` (``{label: (config, twin)}``)."""
-    return dict(getattr(_module_of(name), "PROOFS", {"default": ({}, None)}))
-
-
-def _jsonable(v):
-    """Config values as JSON (tuples -> lists, numpy scalars -> Python numbers)."""
-    if isinstance(v, dict):
-        return {str(k): _jsonable(w) for k, w in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(w) for w in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, float) and not math.isfinite(v):
-        return repr(v)
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return repr(v)
-
-
 def _config_dict(cell):
-    return _jsonable(dataclasses.asdict(cell.config))
+    return jsonable(dataclasses.asdict(cell.config))
 
 
 def _is_multibit(config):
@@ -101,7 +82,7 @@ def _is_multibit(config):
 
 
 def _set_b(cell, b):
-    """Fix the multi-bit range ``b`` of a cell (DESIGN.md: the attribute ``cell.b``)."""
+    """Fix the multi-bit range ``b`` of a cell (the attribute ``cell.b``)."""
     try:
         cell.b = float(b)
     except AttributeError:  # a cell without a settable attribute: its buffer
@@ -192,8 +173,9 @@ def describe_rules(name, config):
 
 
 def _draw_inputs(cell, T, B, rng):
-    """Input ``x``, a non-zero initial state and ``dy`` (spike input for spike-input cells)."""
-    if getattr(cell, "wants_spike_input", False):
+    """Input ``x``, a non-zero initial state and ``dy`` (0/1 spikes as ``x`` for the cells
+    of :data:`snn_from_scratch.proofs.SPIKE_INPUT`, as in their proofs)."""
+    if cell.name in proofs.SPIKE_INPUT:
         x = (rng.random((T, B, cell.n_in)) < 0.5).astype(np.float64)
     else:
         x = rng.standard_normal((T, B, cell.n_in))
@@ -252,7 +234,7 @@ def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes)
         "numpy_version": np.__version__,
         "cell": name,
         "config": cfg,
-        "config_given": _jsonable(config),
+        "config_given": jsonable(config),
         "dtype": "float64",
         "layout": "time-major: x (T, B, n_in), y and dy (T, B, n_hidden); states (B, n_hidden)",
         "loss": "L = sum(dy * y); dx = dL/dx, grads/<p> = dL/d params/<p>",
@@ -264,7 +246,7 @@ def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes)
         "state_fields": list(cell.State._fields),
         "param_names": list(cell.params),
         "shapes": {k: list(v.shape) for k, v in arrays.items()},
-        "spike_input": bool(getattr(cell, "wants_spike_input", False)),
+        "spike_input": name in proofs.SPIKE_INPUT,
     }
     return header, arrays
 
@@ -311,43 +293,56 @@ def export(name, out, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes):
     return header
 
 
-#: Surrogate families exported for ``lif`` besides those its PROOFS table already uses.
+#: Surrogate families exported for ``lif`` besides those its proof table already uses.
 LIF_SURROGATE_VARIANTS = tuple(surrogates.FAMILIES)
 
 
-def _stem(label):
-    """A file-name-safe form of a PROOFS label (the twin annotation dropped: a fixture is
-    the real network, the twin only matters to finite differences)."""
-    label = re.sub(r"\s*[\[(](frozen|smooth)[\])]", "", label)
-    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", label).strip("_") or "default"
+def slug(label):
+    """A proof label as a file-name stem: lower case, words joined by ``_``
+    ("v1, 6-bit, subtract reset" -> "v1_6-bit_subtract_reset"; "gamma=0.7" -> "gamma_0.7")."""
+    label = label.lower().replace("'", "").replace("&", "and")
+    return re.sub(r"[^a-z0-9.-]+", "_", label).strip("_.") or "default"
 
 
 def standard_suite(names=None):
     """The fixtures of ``export-all``: ``[(file_stem, cell, config)]``.
 
-    Every available cell under each configuration of its ``PROOFS`` table (the key options
-    the cell's author proves), plus, for ``lif``, one binary fixture per surrogate family
-    not already covered. Duplicate configurations are exported once.
+    Every available cell under each configuration of its proof table
+    (:func:`snn_from_scratch.proofs.proofs_of`: the key options the cell is proven under),
+    plus, for ``lif``, one binary fixture per surrogate family not already covered. One
+    fixture per distinct configuration — the full config the keywords give, so a preset
+    that spells out another entry's options, or an entry proven under both twins (a
+    fixture is the real network; twins only matter to finite differences), is exported
+    once, under the first label. The stem is ``<cell>__<slug of the label>``.
     """
     names = cells.available() if names is None else list(names)
-    suite, seen = [], set()
+    suite, seen, stems = [], set(), set()
 
-    def add(stem, name, config):
-        key = (name, json.dumps(_jsonable(config), sort_keys=True))
+    def add(label, name, config):
+        cls = cells.cell_class(name)
+        full = dataclasses.asdict(make_config(cls.Config, dict(config), name))
+        key = (name, json.dumps(jsonable(full), sort_keys=True))
         if key in seen:
             return
+        stem = f"{name}__{slug(label)}"
+        if stem in stems:
+            raise ValueError(f"two configurations of {name!r} have the label {label!r}: "
+                             "give one of them its own label in proofs.PROOFS")
         seen.add(key)
+        stems.add(stem)
         suite.append((stem, name, dict(config)))
 
     for name in names:
-        for label, (config, _twin) in proofs_of(name).items():
-            add(f"{name}__{_stem(label)}", name, config)
+        # a newly registered cell without proofs yet still gets its default fixture
+        table = proofs.proofs_of(name) if name in proofs.PROOFS else {proofs.describe(name, {}): ({}, None)}
+        for label, (config, _twin) in table.items():
+            add(label, name, config)
         if name == "lif":
             covered = {c.get("surrogate", "triangle") for (_, n, c) in suite
                        if n == "lif" and not _is_multibit(c)}
             for fam in LIF_SURROGATE_VARIANTS:
                 if fam not in covered:
-                    add(f"lif__surrogate_{fam}", "lif", {"surrogate": fam})
+                    add(proofs.describe("lif", {"surrogate": fam}), "lif", {"surrogate": fam})
     return suite
 
 
@@ -447,8 +442,7 @@ def compare(ours, theirs, tol=1e-10):
     missing result, a shape mismatch or two headers naming different cells or configs is
     a problem, listed in ``Comparison.problems``, and fails the comparison.
     """
-    if not (isinstance(tol, (int, float)) and tol >= 0 and math.isfinite(tol)):
-        raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
+    check_real("tol", tol, low=0)
     h1, a1 = load(ours)
     h2, a2 = load(theirs)
     res = Comparison(float(tol))
@@ -480,27 +474,6 @@ def compare(ours, theirs, tol=1e-10):
 # --------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------
-def _parse_value(text):
-    """``k=v`` values: JSON first (true, 2.5, {"a": 2}), then Python literals, else a string."""
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return parse(text)
-        except (ValueError, SyntaxError):
-            pass
-    return text
-
-
-def parse_config(items):
-    """``["reset=zero", "alpha=0.8"]`` -> ``{"reset": "zero", "alpha": 0.8}``."""
-    out = {}
-    for it in items or []:
-        if "=" not in it:
-            raise ValueError(f"--config expects key=value, got {it!r}")
-        k, v = it.split("=", 1)
-        out[k.strip()] = _parse_value(v.strip())
-    return out
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     p = argparse.ArgumentParser(prog="python -m snn_from_scratch reference",
@@ -508,8 +481,7 @@ def main(argv=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="write one fixture")
     e.add_argument("--cell", required=True, help=f"one of {sorted(cells.REGISTRY)}")
-    e.add_argument("--config", nargs="+", action="extend", default=[], metavar="k=v",
-                   help="cell keywords (repeatable), e.g. reset=zero surrogate=atan")
+    add_config_option(e, example="--config reset=zero --config surrogate=atan")
     e.add_argument("--out", required=True, help="output .npz")
     e.add_argument("--seed", type=int, default=0, help="parameter seed (default 0)")
     e.add_argument("--data-seed", type=int, default=1, help="seed of x, state0, dy (default 1)")

@@ -35,8 +35,11 @@ straight_through  scale (for |u| <= width/2; everywhere        Bengio et al. (20
 (scale, width)    when width is None)                         when a width is given
 ================  ==========================================  ==========================
 
-All of them are finite for any finite input (no ``exp`` overflow): the Gaussian only
-ever exponentiates non-positive numbers and the sigmoid uses ``scipy.special.expit``.
+All of them are finite, non-negative (``grad``) and silent (no floating-point warning) for
+every finite float32 and float64 input, up to the largest: the Gaussian only ever
+exponentiates non-positive numbers, the sigmoid uses ``scipy.special.expit``, and an
+intermediate that overflows to inf (``u*u``, ``k|u|``) is one whose limit is the right
+answer (``exp(-inf) = 0``, ``1/inf = 0``), with the warning silenced locally.
 """
 from __future__ import annotations
 
@@ -118,14 +121,18 @@ class Gaussian(Surrogate):
     def grad(self, u):
         u = np.asarray(u)
         # -u^2/a <= 0, so exp never overflows; it underflows (harmlessly) to 0, and so may
-        # u*u for tiny u: silence only that, so np.seterr(all="raise") users are not hit.
-        with np.errstate(under="ignore"):
+        # u*u for tiny u, while u*u overflows to inf for |u| > 1.8e19 in float32 (1.3e154 in
+        # float64) and exp(-inf) = 0 is the right limit: silence only those two, locally, so
+        # np.seterr(all="raise") users are not hit.
+        with np.errstate(under="ignore", over="ignore"):
             return (np.exp(-(u * u) / self.a) / math.sqrt(math.pi * self.a)).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)
-        # erfc keeps full relative precision in the left tail, where 1 + erf(.) cancels
-        return (0.5 * erfc(-u / math.sqrt(self.a))).astype(u.dtype, copy=False)
+        # erfc keeps full relative precision in the left tail, where 1 + erf(.) cancels;
+        # -u/sqrt(a) may underflow for subnormal u (harmless)
+        with np.errstate(under="ignore"):
+            return (0.5 * erfc(-u / math.sqrt(self.a))).astype(u.dtype, copy=False)
 
 
 class Triangle(Surrogate):
@@ -172,11 +179,17 @@ class FastSigmoid(Surrogate):
 
     def grad(self, u):
         u = np.asarray(u)
-        return (1.0 / (1.0 + self.k * np.abs(u)) ** 2).astype(u.dtype, copy=False)
+        # k|u| overflows to inf for huge |u|; 1/inf^2 = 0 is the right limit
+        with np.errstate(over="ignore"):
+            return (1.0 / (1.0 + self.k * np.abs(u)) ** 2).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)
-        return (1.0 / self.k + u / (1.0 + self.k * np.abs(u))).astype(u.dtype, copy=False)
+        # 1/k + u/(1 + k|u|), written as 1/(k(1 + k|u|)) on the left and its mirror on the
+        # right: the direct form gives inf/inf = nan once k|u| overflows.
+        with np.errstate(over="ignore"):
+            tail = 1.0 / (self.k * (1.0 + self.k * np.abs(u)))
+        return np.where(u < 0, tail, 2.0 / self.k - tail).astype(u.dtype, copy=False)
 
 
 class Atan(Surrogate):
@@ -194,13 +207,17 @@ class Atan(Surrogate):
 
     def grad(self, u):
         u = np.asarray(u)
-        z = (math.pi * self.a / 2) * u
-        with np.errstate(under="ignore"):  # z*z underflows harmlessly for tiny u (float32)
+        # z*z underflows harmlessly for tiny u and overflows to inf for huge u, where
+        # (a/2)/inf = 0 is the right limit
+        with np.errstate(under="ignore", over="ignore"):
+            z = (math.pi * self.a / 2) * u
             return ((self.a / 2) / (1.0 + z * z)).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)
-        return (0.5 + np.arctan((math.pi * self.a / 2) * u) / math.pi).astype(u.dtype, copy=False)
+        # arctan(+-inf) = +-pi/2 is the right limit; subnormal u underflows harmlessly
+        with np.errstate(over="ignore", under="ignore"):
+            return (0.5 + np.arctan((math.pi * self.a / 2) * u) / math.pi).astype(u.dtype, copy=False)
 
 
 class Sigmoid(Surrogate):
@@ -217,12 +234,16 @@ class Sigmoid(Surrogate):
 
     def grad(self, u):
         u = np.asarray(u)
-        # s(ku) s(-ku) = s(1-s) without the cancellation of 1 - s for large ku
-        return (self.k * expit(self.k * u) * expit(-self.k * u)).astype(u.dtype, copy=False)
+        # s(ku) s(-ku) = s(1-s) without the cancellation of 1 - s for large ku; ku may
+        # overflow to +-inf, where expit gives exactly 0 and 1
+        with np.errstate(over="ignore"):
+            ku = self.k * u
+        return (self.k * expit(ku) * expit(-ku)).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)
-        return expit(self.k * u).astype(u.dtype, copy=False)
+        with np.errstate(over="ignore"):
+            return expit(self.k * u).astype(u.dtype, copy=False)
 
 
 class StraightThrough(Surrogate):

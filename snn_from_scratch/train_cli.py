@@ -11,38 +11,22 @@ the test accuracy. Data:
     sequential MNIST (Lotfi Rezaabad & Vishwanath §4.3): one 28-pixel row per step,
     T = 28 steps of 28 inputs (the full set when fetched, else the offline 5k subset).
 
-Cell options go through ``--config key=value`` (repeatable): values are read as Python
+Cell options go through ``--config key=value``, once per option (the rule every command
+shares, :func:`snn_from_scratch.runtime.parse_config`): values are read as JSON or Python
 literals when they parse (numbers, booleans, lists, dicts), as strings otherwise, and
 unknown keys are refused by the cell with the list of valid ones.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 
 import numpy as np
 
-from . import cells, datasets, network, optim
-from .experiments import fast_mode
-
-
-def parse_config(items):
-    """``["k=v", ...]`` -> dict; ``v`` through ``ast.literal_eval`` when it parses."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--config expects key=value, got {item!r}")
-        k, v = item.split("=", 1)
-        k = k.strip()
-        if not k.isidentifier():
-            raise ValueError(f"--config key {k!r} is not a valid name")
-        try:
-            out[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            out[k] = v  # a plain string such as reset=zero
-    return out
+from . import cells, checkpoint, datasets, network, optim, training
+from .cells.base import check_real
+from .runtime import add_config_option, fast_mode, parse_config
 
 
 def load_data(name, data_dir=None, fast=False, seed=0):
@@ -85,8 +69,7 @@ def parser():
                         "(needs --hidden = 10 x classes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                   help="cell option (repeatable), e.g. --config reset=zero --config alpha=0.95")
+    add_config_option(p)
     p.add_argument("--save", default=None, metavar="PATH", help="write a checkpoint (.npz)")
     p.add_argument("--data-dir", default=None, help="data folder (default $SNN_DATA_DIR or ./data)")
     p.add_argument("--fast", action="store_true", default=fast_mode(),
@@ -101,13 +84,12 @@ def run(args, out=None):
     config = parse_config(args.config)
     cells.cell_class(args.cell)  # unknown / unimplemented cell: ValueError with the choices
     for nm in ("hidden", "layers", "batch_size"):
-        if getattr(args, nm) < 1:
-            raise ValueError(f"--{nm.replace('_', '-')} must be a positive integer, got {getattr(args, nm)}")
-    if args.lr <= 0:
-        raise ValueError(f"--lr must be > 0, got {args.lr}")
+        network.check_count(f"--{nm.replace('_', '-')}", getattr(args, nm))
+    check_real("--lr", args.lr, low=0, low_open=True)
+    if args.clip is not None:
+        check_real("--clip", args.clip, low=0, low_open=True)
     epochs = args.epochs if args.epochs is not None else (1 if args.fast else 10)
-    if epochs < 0:
-        raise ValueError(f"--epochs must be >= 0, got {epochs}")
+    network.check_count("--epochs", epochs, low=0)
     dtype = np.dtype(args.dtype)
     Xtr, ytr, Xte, yte, desc = load_data(args.dataset, args.data_dir, args.fast, args.seed)
     n_classes = int(max(ytr.max(), yte.max())) + 1
@@ -125,7 +107,7 @@ def run(args, out=None):
     out.flush()
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
-    hist = network.train(net, Xtr, ytr, opt, epochs, args.batch_size, rng, X_val=Xte, y_val=yte,
+    hist = training.train(net, Xtr, ytr, opt, epochs, args.batch_size, rng, X_val=Xte, y_val=yte,
                          schedule=sched, clip=args.clip, progress=not args.quiet)
     train_time = time.time() - t0
     test_loss, test_acc = network.evaluate(net, Xte, yte, batch_size=256)
@@ -134,9 +116,9 @@ def run(args, out=None):
     result = {"cell": args.cell, "dataset": args.dataset, "test_acc": test_acc, "test_loss": test_loss,
               "train_time": train_time, "epochs": epochs, "n_params": net.n_params(), "history": hist}
     if args.save:
-        network.save_checkpoint(args.save, net, opt, schedule=sched,
-                                extra={"command": "train", "args": vars(args), "test_acc": test_acc,
-                                       "history": hist})
+        checkpoint.save_checkpoint(args.save, net, opt, schedule=sched,
+                                   extra={"command": "train", "args": vars(args), "test_acc": test_acc,
+                                          "history": hist})
         print(f"checkpoint written to {args.save}", file=out)
     return result
 

@@ -59,9 +59,10 @@ def test_synaptic_path_check_catches_wrong_decay(monkeypatch):
     """A planted bug in the synaptic carry (beta^2 per step) is visible."""
     orig = lif.step_backward
 
-    def bad(dstate, cache_t, beta, *a, **k):
-        da, prev, ex = orig(dstate, cache_t, beta, *a, **k)
-        return da, lif.State(prev.I * beta, prev.V, prev.Y), ex
+    def bad(dy_t, dstate, cache_t, p, cfg):
+        da, prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        beta = lif.coefficients(p, cfg)[1]
+        return da, lif.State(prev.I * beta, prev.V, prev.Y), dp
 
     monkeypatch.setattr(lif, "step_backward", bad)
     cell = cells.make("lif", 4, 5)
@@ -72,15 +73,16 @@ def test_synaptic_path_check_catches_wrong_decay(monkeypatch):
 def test_P_factor_matches_eq13():
     cell = cells.make("lif", 4, 5, threshold=0.5)
     x = 2 * _x(8)
-    _, cache = cell.forward(x)
-    P = analysis.P_factor(cell, cache)
+    trace = cell.trace(x)
+    P = analysis.P_factor(cell, trace)
     assert P.shape == (8, 3, 5)
-    V = np.stack([cache["caches"][t][1][0] for t in range(1, 8)] + [cache["final_state"].V])
-    sg = cell.neuron().surrogate.grad(V - 0.5)
+    V = np.stack([st.V for _, st, _ in trace])
+    sg = cell.step_config().surrogate_fn.grad(V - 0.5)
     np.testing.assert_allclose(P, 0.9 - 0.5 * sg)
     d = cells.make("lif", 4, 5, threshold=0.5, detach_reset=True)
-    _, cd = d.forward(x)
-    np.testing.assert_allclose(analysis.P_factor(d, cd), 0.9)
+    np.testing.assert_allclose(analysis.P_factor(d, d.trace(x)), 0.9)
+    with pytest.raises(TypeError, match="trace"):
+        analysis.P_factor(cell, cell.forward(x)[1])
 
 
 def test_P_factor_is_the_membrane_jacobian():
@@ -89,7 +91,7 @@ def test_P_factor_is_the_membrane_jacobian():
     cell = cells.make("lif", 4, 5, synaptic=False, threshold=0.4)
     x = _x(2)
     _, cache = cell.forward(x)
-    P = analysis.P_factor(cell, cache)
+    P = analysis.P_factor(cell, cell.trace(x))
     z = np.zeros((3, 5))
     g = np.random.default_rng(0).standard_normal((3, 5))
     dA = analysis.bptt_steps(cell, cache, dstate_final=cell.State(z, g, z))["W"]

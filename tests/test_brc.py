@@ -11,7 +11,7 @@ def test_proof(T):
     rng = np.random.default_rng([0, T])
     cell = cells.make("brc", 4, 5, seed=0)
     x = rng.standard_normal((T, 3, 4))
-    st = proofs.random_state(cell, 3, rng)
+    st = cell.sample_state(3, rng)
     rep = gc.check_cell(cell, x, st, twin=None)
     assert rep.ok and rep.max_error <= 1e-7, rep.table()
 
@@ -20,21 +20,50 @@ def test_proof(T):
 def test_planted_bug_fails(monkeypatch, term):
     orig = brc.step_backward
 
-    def bad(dh, cache_t, w_z, w_r):
-        da, dh_prev = orig(dh, cache_t, w_z, w_r)
-        h_prev, z, r, n = cache_t
-        H = h_prev.shape[1]
+    def bad(dy_t, dstate, cache_t, p, cfg):
+        dP, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        dh_prev = dstate_prev.h
+        H = dh_prev.shape[1]
         if term == "w_r":   # drop the dp_r * w_r recurrence
-            dh_prev = dh_prev - da[:, H:2 * H] * w_r
+            dh_prev = dh_prev - dP[:, H:2 * H] * p["w_r"]
         else:               # forget the direct carry dh * z
-            dh_prev = dh_prev - dh * z
-        return da, dh_prev
+            dh_prev = dh_prev - (dstate.h + dy_t) * cache_t.z
+        return dP, brc.State(dh_prev), dp
 
-    monkeypatch.setattr(brc, "step_backward", bad)
     rng = np.random.default_rng(0)
     cell = cells.make("brc", 4, 5)
-    rep = gc.check_cell(cell, rng.standard_normal((7, 3, 4)), proofs.random_state(cell, 3, rng), twin=None)
+    x, st = rng.standard_normal((7, 3, 4)), cell.sample_state(3, rng)
+    assert gc.check_cell(cell, x, st, twin=None).ok      # control: the real backward passes
+    monkeypatch.setattr(brc, "step_backward", bad)
+    rep = gc.check_cell(cell, x, st, twin=None)
     assert not rep.ok
+
+
+def test_proof_table():
+    assert proofs.PROOFS["brc"] == [(None, {}, None)]
+
+
+def test_steps_trace_and_sequence_agree():
+    """The step pair looped by hand and ``cell.trace`` reproduce forward and backward."""
+    cell = cells.make("brc", 3, 4, seed=2)
+    rng = np.random.default_rng(2)
+    x, st0 = rng.standard_normal((6, 2, 3)), cell.sample_state(2, rng)
+    y, cache = cell.forward(x, st0)
+    steps = cell.trace(x, st0)
+    np.testing.assert_array_equal(np.stack([s[0] for s in steps]), y)
+    dy = rng.standard_normal(y.shape)
+    dx, g = cell.backward(dy, cache)
+    p = cell.params
+    dstate = brc.State(np.zeros((2, 4)))
+    gw_z = np.zeros(4)
+    dx_s = np.zeros_like(x)
+    for t in reversed(range(6)):
+        dP, dstate, dp = brc.step_backward(dy[t], dstate, steps[t][2], p, cell.config)
+        assert dp == {}
+        gw_z += (dP[:, :4] * steps[t][2].h_prev).sum(0)
+        dx_s[t] = dP @ p["U_x"].T
+    np.testing.assert_allclose(dx_s, dx, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gw_z, g["w_z"], rtol=1e-12, atol=1e-14)
 
 
 def test_shapes_r_range_and_dtype():
@@ -43,7 +72,8 @@ def test_shapes_r_range_and_dtype():
     x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
     y, c = cell.forward(x)
     assert y.dtype == np.float32 and y.shape == (5, 2, 6)
-    assert np.all((c["r"] > 0) & (c["r"] < 2))
+    r = np.stack([cache_t.r for _, _, cache_t in cell.trace(x)])
+    assert r.dtype == np.float32 and np.all((r > 0) & (r < 2))
     dx, g = cell.backward(np.ones_like(y), c)
     assert dx.dtype == np.float32 and all(v.dtype == np.float32 for v in g.values())
 

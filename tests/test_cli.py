@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from snn_from_scratch import cells, cli, network
-from snn_from_scratch.train_cli import parse_config
+from snn_from_scratch import cells, checkpoint, cli
+from snn_from_scratch.runtime import parse_config
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def test_train_fast_and_checkpoint(tmp_path, data_dir, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "test accuracy:" in out and "600 train / 300 test" in out
-    net, extra = network.load_checkpoint(ck)
+    net, extra = checkpoint.load_checkpoint(ck)
     assert net.layers[0].name == "gru" and net.layers[0].n_hidden == 8
     assert 0.0 <= extra["test_acc"] <= 1.0 and extra["args"]["seed"] == 3
 
@@ -64,7 +64,7 @@ def test_train_config_is_passed_to_the_cell(data_dir, capsys, tmp_path):
                    "--config", "output=binary", "--config", "reset=zero", "--config", "alpha=0.95",
                    "--save", str(ck), "--data-dir", data_dir])
     assert rc == 0, capsys.readouterr()
-    cfg = network.read_header(ck)["model"]["layers"][0]["config"]
+    cfg = checkpoint.read_header(ck)["model"]["layers"][0]["config"]
     assert cfg["reset"] == "zero" and cfg["alpha"] == 0.95 and cfg["output"] == "binary"
 
 
@@ -79,12 +79,16 @@ def test_train_sequential_mnist_fast(data_dir, capsys):
 
 
 def test_parse_config():
+    """One parser for every command's --config: Python literals, JSON, else the string."""
     assert parse_config(["alpha=0.5", "reset=zero", "learn_alpha=True", "n_bits=4",
-                         "surrogate_params={'a': 2.0}", "name=None"]) == {
+                         "surrogate_params={'a': 2.0}", "name=None", "synaptic=false",
+                         ' threshold = 0.8 ']) == {
         "alpha": 0.5, "reset": "zero", "learn_alpha": True, "n_bits": 4,
-        "surrogate_params": {"a": 2.0}, "name": None}
+        "surrogate_params": {"a": 2.0}, "name": None, "synaptic": False, "threshold": 0.8}
     with pytest.raises(ValueError, match="key=value"):
         parse_config(["alpha"])
+    with pytest.raises(ValueError, match="not a valid name"):
+        parse_config(["1a=2"])
 
 
 def test_train_errors(data_dir, capsys):
@@ -97,6 +101,8 @@ def test_train_errors(data_dir, capsys):
     assert "key=value" in capsys.readouterr().err
     assert cli.main(["train", "--cell", "rnn", "--fast", "--hidden", "0", "--data-dir", data_dir]) == 2
     assert "--hidden" in capsys.readouterr().err
+    assert cli.main(["train", "--cell", "rnn", "--fast", "--lr", "0", "--data-dir", data_dir]) == 2
+    assert "--lr" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: required --cell
         cli.main(["train"])
 
@@ -116,8 +122,12 @@ def test_tour_fails_when_a_proof_fails(monkeypatch, capsys, tmp_path):
     from snn_from_scratch.cells import rnn
 
     real = rnn.step_backward
-    # planted bug: the recurrent gradient is dropped
-    monkeypatch.setattr(rnn, "step_backward", lambda dh, c, W: (real(dh, c, W)[0], 0 * real(dh, c, W)[1]))
+
+    def dropped(dy_t, dstate, cache_t, p, cfg):  # planted bug: the recurrent gradient is dropped
+        da, dstate_prev, dp = real(dy_t, dstate, cache_t, p, cfg)
+        return da, rnn.State(0 * dstate_prev.h), dp
+
+    monkeypatch.setattr(rnn, "step_backward", dropped)
     rc = cli.main(["tour", "--cells", "rnn", "--skip-training", "--out", str(tmp_path)])
     text = capsys.readouterr().out
     assert rc == 1 and "FAIL" in text

@@ -4,7 +4,8 @@
   <= 1e-7 relative error for every parameter and the input, on T in {1, 2, 7},
   B in {1, 3}, from a zero and from a non-zero initial state;
 * the module's ``step_forward`` / ``step_backward`` looped by hand reproduce the
-  sequence functions (so the chapters can show one step and trust the loop);
+  sequence functions (so the chapters can show one step and trust the loop), and
+  ``cell.trace`` reproduces ``forward``;
 * float32 stays float32 and the sigmoids do not overflow;
 * planted bugs (a dropped recurrent carry, a dropped gate term) make the check FAIL:
   the checks above could fail;
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snn_from_scratch import cells
+from snn_from_scratch import cells, proofs
 from snn_from_scratch.cells import gru as gru_mod
 from snn_from_scratch.cells import lstm as lstm_mod
 from snn_from_scratch.cells import rnn as rnn_mod
@@ -43,16 +44,11 @@ def make(name, dtype=np.float64, seed=0):
     return cells.make(name, N_IN, H, seed=seed, dtype=dtype)
 
 
-def random_state(cell, B, rng, scale=0.5):
-    return cell.State(*(scale * rng.standard_normal((B, cell.n_hidden)).astype(cell.dtype)
-                        for _ in cell.State._fields))
-
-
 def inputs(name, T, B, nonzero_state, seed=0, dtype=np.float64):
     cell = make(name, dtype)
     rng = np.random.default_rng([seed, T, B])
     x = rng.standard_normal((T, B, N_IN)).astype(dtype)
-    state = random_state(cell, B, rng) if nonzero_state else None
+    state = cell.sample_state(B, rng) if nonzero_state else None
     return cell, x, state
 
 
@@ -73,17 +69,19 @@ def test_gradcheck(name, T, B, nonzero_state):
 
 @pytest.mark.parametrize("name", CELLS)
 def test_proofs_table_declares_plain_twin(name):
-    assert MODULES[name].PROOFS == {"default": ({}, None)}
+    assert proofs.PROOFS[name] == [(None, {}, None)]
 
 
 # --------------------------------------------------------------------------------------
 # step functions == sequence functions
 # --------------------------------------------------------------------------------------
 def _steps_forward(mod, cell, x, state):
+    """The forward written out with the module's step function (one call per step)."""
     p = cell.params
     ys, caches = [], []
     for t in range(x.shape[0]):
-        y, state, c = mod.step_forward(x[t] @ p["W_x"], state, p["W_h"], p["b"])
+        y, state, c = mod.step_forward(x[t] @ p["W_x"], state, p, cell.config)
+        assert type(c) is mod.Cache and isinstance(state, cell.State)
         ys.append(y)
         caches.append(c)
     return np.stack(ys), state, caches
@@ -93,22 +91,18 @@ def _steps_backward(name, mod, cell, x, dy, caches):
     """BPTT written out with the step functions only (per-step weight-gradient sums)."""
     p = cell.params
     T = x.shape[0]
+    H = cell.n_hidden
     g = {k: np.zeros_like(v) for k, v in p.items()}
     dx = np.zeros_like(x)
-    dh = np.zeros_like(dy[0])
-    dc = np.zeros_like(dy[0])
+    dstate = cell.State(*(np.zeros_like(dy[0]) for _ in cell.State._fields))
     for t in reversed(range(T)):
-        h_prev = caches[t][0]
-        if name == "rnn":
-            da, dh = mod.step_backward(dh + dy[t], caches[t], p["W_h"])
-            dax = dah = da
-        elif name == "lstm":
-            da, dh, dc = mod.step_backward(dh + dy[t], dc, caches[t], p["W_h"])
-            dax = dah = da
-        else:
-            dax, dah, dh = mod.step_backward(dh + dy[t], caches[t], p["W_h"])
+        dax, dstate, dp = mod.step_backward(dy[t], dstate, caches[t], p, cell.config)
+        assert dp == {} and isinstance(dstate, cell.State)
+        dah = dax.copy()
+        if name == "gru":                    # the recurrent side sees r * dax_n
+            dah[:, 2 * H:] *= caches[t].r
         g["W_x"] += x[t].T @ dax
-        g["W_h"] += h_prev.T @ dah
+        g["W_h"] += caches[t].h_prev.T @ dah
         g["b"] += dax.sum(0)
         dx[t] = dax @ p["W_x"].T
     return dx, g
@@ -131,6 +125,23 @@ def test_step_functions_match_sequence(name):
     for k in cell.params:
         assert grads[k].shape == cell.params[k].shape
         np.testing.assert_allclose(g_s[k], grads[k], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_trace_and_step_functions(name):
+    """``cell.trace`` runs the module's steps with full caches: its outputs are forward's,
+    and ``step_functions``/``inputs`` are the module's."""
+    mod = MODULES[name]
+    cell, x, state = inputs(name, 5, 3, True, seed=4)
+    assert cell.step_functions() == (mod.step_forward, mod.step_backward, mod.reads)
+    np.testing.assert_array_equal(cell.inputs(x)[2], x[2] @ cell.params["W_x"])
+    y, cache = cell.forward(x, state)
+    steps = cell.trace(x, state)
+    np.testing.assert_array_equal(np.stack([y_t for y_t, _, _ in steps]), y)
+    for a, b in zip(steps[-1][1], cache["final_state"]):
+        np.testing.assert_array_equal(a, b)
+    assert all(v is not None for v in steps[0][2])            # full caches
+    assert mod.reads(cell.params, cell.config) <= set(mod.Cache._fields)
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -218,63 +229,74 @@ def test_float32_stays_float32_and_does_not_overflow(name):
 # --------------------------------------------------------------------------------------
 # Planted bugs: the proofs must be able to fail
 # --------------------------------------------------------------------------------------
+def _zeros_state(state):
+    return type(state)(*(np.zeros_like(v) for v in state))
+
+
 def _rnn_no_carry(orig):
-    def broken(dh, cache_t, W_h):
-        da, dh_prev = orig(dh, cache_t, W_h)
-        return da, np.zeros_like(dh_prev)
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        da, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        return da, _zeros_state(dstate_prev), dp
     return broken
 
 
 def _rnn_no_tanh_derivative(orig):
-    def broken(dh, cache_t, W_h):
-        return dh, dh @ W_h.T  # forgot the factor (1 - h^2)
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        dh = dstate.h + dy_t
+        return dh, rnn_mod.State(dh @ p["W_h"].T), {}  # forgot the factor (1 - h^2)
     return broken
 
 
 def _lstm_no_h_carry(orig):
-    def broken(dh, dc, cache_t, W_h):
-        da, dh_prev, dc_prev = orig(dh, dc, cache_t, W_h)
-        return da, np.zeros_like(dh_prev), dc_prev
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        du, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        return du, dstate_prev._replace(h=np.zeros_like(dstate_prev.h)), dp
     return broken
 
 
 def _lstm_no_c_carry(orig):
-    def broken(dh, dc, cache_t, W_h):
-        da, dh_prev, dc_prev = orig(dh, dc, cache_t, W_h)
-        return da, dh_prev, np.zeros_like(dc_prev)
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        du, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        return du, dstate_prev._replace(c=np.zeros_like(dstate_prev.c)), dp
     return broken
 
 
 def _lstm_no_forget_gate_term(orig):
-    def broken(dh, dc, cache_t, W_h):
-        da, dh_prev, dc_prev = orig(dh, dc, cache_t, W_h)
-        da = da.copy()
-        da[:, :dh.shape[1]] = 0.0  # the forget gate's pre-activation gradient dropped
-        return da, dh_prev, dc_prev
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        du, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        H = dy_t.shape[1]
+        # the forget gate's pre-activation gradient dropped (also from what h[t-1] receives)
+        dh_prev = dstate_prev.h - du[:, :H] @ p["W_h"][:, :H].T
+        du = du.copy()
+        du[:, :H] = 0.0
+        return du, dstate_prev._replace(h=dh_prev), dp
     return broken
 
 
 def _gru_no_carry(orig):
-    def broken(dh, cache_t, W_h):
-        dax, dah, dh_prev = orig(dh, cache_t, W_h)
-        return dax, dah, np.zeros_like(dh_prev)
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        dax, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        return dax, _zeros_state(dstate_prev), dp
     return broken
 
 
 def _gru_no_r_in_hidden_product(orig):
-    def broken(dh, cache_t, W_h):
-        dax, dah, dh_prev = orig(dh, cache_t, W_h)
-        return dax, dax.copy(), dh_prev  # as if ah_n were not multiplied by r
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        dax, _, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        # as if ah_n were not multiplied by r: dah = dax instead of [dax_z, dax_r, r * dax_n]
+        dh_prev = (dstate.h + dy_t) * cache_t.z + dax @ p["W_h"].T
+        return dax, gru_mod.State(dh_prev), dp
     return broken
 
 
 def _gru_no_update_gate_term(orig):
-    def broken(dh, cache_t, W_h):
-        dax, dah, dh_prev = orig(dh, cache_t, W_h)
-        dax, dah = dax.copy(), dah.copy()
-        dax[:, :dh.shape[1]] = 0.0
-        dah[:, :dh.shape[1]] = 0.0
-        return dax, dah, dh_prev
+    def broken(dy_t, dstate, cache_t, p, cfg):
+        dax, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        H = dy_t.shape[1]
+        dh_prev = dstate_prev.h - dax[:, :H] @ p["W_h"][:, :H].T
+        dax = dax.copy()
+        dax[:, :H] = 0.0
+        return dax, gru_mod.State(dh_prev), dp
     return broken
 
 

@@ -27,7 +27,8 @@ def write_idx(path, arr, code=0x08, compress=True, dims=None):
 # ----------------------------------------------------------------------------- folders
 def test_data_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("SNN_DATA_DIR", raising=False)
-    assert D.data_dir() == Path("data")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert D.data_dir() == Path.home() / ".cache" / "snn_from_scratch"
     monkeypatch.setenv("SNN_DATA_DIR", str(tmp_path / "env"))
     assert D.data_dir() == tmp_path / "env"
     assert D.data_dir(tmp_path / "arg") == tmp_path / "arg"      # argument wins
@@ -100,14 +101,25 @@ def test_read_idx_errors(tmp_path):
 # ----------------------------------------------------------------------------- MNIST
 def test_load_mnist_falls_back_to_the_offline_subset(tmp_path, monkeypatch):
     monkeypatch.delenv("SNN_MNIST5K", raising=False)
-    if not (D._mnist5k_dir() / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("the shared mnist5k subset is not beside this checkout")
+    # shipped inside the package: a clone or an installed copy has it, nothing to skip
+    assert (D._mnist5k_dir() / "train-images-idx3-ubyte.gz").is_file()
+    assert D._mnist5k_dir().is_relative_to(Path(D.__file__).resolve().parent)
     m = D.load_mnist("mnist", data_dir=tmp_path)                  # empty data folder
     assert m["source"].startswith("mnist5k")
     assert m["x_train"].shape == (4000, 28, 28) and m["x_test"].shape == (1000, 28, 28)
     assert m["x_train"].dtype == np.uint8 and m["y_train"].dtype == np.int64
     assert np.bincount(m["y_train"]).tolist() == [400] * 10       # stratified subset
     assert m["x_train"].max() == 255
+
+
+def test_data_dir_is_env_else_a_per_user_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNN_DATA_DIR", str(tmp_path / "d"))
+    assert D.data_dir() == tmp_path / "d"
+    monkeypatch.delenv("SNN_DATA_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert D.data_dir() == tmp_path / "cache" / "snn_from_scratch"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert D.data_dir() == Path.home() / ".cache" / "snn_from_scratch"
 
 
 def test_load_mnist_prefers_the_full_set_and_honours_env(tmp_path, monkeypatch):
@@ -126,11 +138,11 @@ def test_load_mnist_prefers_the_full_set_and_honours_env(tmp_path, monkeypatch):
 
 
 def test_load_mnist_missing_names_the_fetch_command(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="python data_scripts/fetch.py "
+    with pytest.raises(FileNotFoundError, match="python -m snn_from_scratch fetch "
                                                 "fashion-mnist"):
         D.load_mnist("fashion-mnist", data_dir=tmp_path)
     monkeypatch.setenv("SNN_MNIST5K", str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError, match="python data_scripts/fetch.py mnist"):
+    with pytest.raises(FileNotFoundError, match="python -m snn_from_scratch fetch mnist"):
         D.load_mnist("mnist", data_dir=tmp_path)
     with pytest.raises(ValueError, match="kind"):
         D.load_mnist("cifar", data_dir=tmp_path)
@@ -164,7 +176,7 @@ def test_emnist_orientation_and_missing(tmp_path):
     rows = D.sequential_view(e["x_train"])[0]
     assert rows[23].sum() == pytest.approx(14.0) and rows[10].sum() == pytest.approx(1.0)
     assert e["classes"] is None and e["y_test"].tolist() == [3, 4]
-    with pytest.raises(FileNotFoundError, match="fetch.py emnist"):
+    with pytest.raises(FileNotFoundError, match="snn_from_scratch fetch emnist"):
         D.load_emnist("balanced", data_dir=tmp_path)
     with pytest.raises(ValueError, match="split"):
         D.load_emnist("weird", data_dir=tmp_path)
@@ -235,7 +247,7 @@ def test_load_fsdd_split_and_standardization(tmp_path):
     assert np.allclose(flat.std(axis=0), 1, atol=1e-3)
     raw = D.load_fsdd(data_dir=tmp_path, standardize=False, n_steps=3, n_mfcc=5)
     assert raw["x_test"].shape == (6, 3, 5)
-    with pytest.raises(FileNotFoundError, match="fetch.py fsdd"):
+    with pytest.raises(FileNotFoundError, match="snn_from_scratch fetch fsdd"):
         D.load_fsdd(data_dir=tmp_path / "none")
 
 
@@ -280,9 +292,9 @@ def test_char_corpus_errors():
 
 
 def test_missing_corpora_name_the_fetch_command(tmp_path):
-    with pytest.raises(FileNotFoundError, match="fetch.py alice"):
+    with pytest.raises(FileNotFoundError, match="snn_from_scratch fetch alice"):
         D.load_text("alice", data_dir=tmp_path)
-    with pytest.raises(FileNotFoundError, match="fetch.py wikitext-2"):
+    with pytest.raises(FileNotFoundError, match="snn_from_scratch fetch wikitext-2"):
         D.load_text("wikitext-2", data_dir=tmp_path)
 
 

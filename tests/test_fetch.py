@@ -1,4 +1,4 @@
-"""data_scripts/fetch.py against a local HTTP server on 127.0.0.1 (no internet).
+"""snn_from_scratch.fetch (the fetch command) against a local HTTP server on 127.0.0.1 (no internet).
 
 The server serves generated fixture files in every format the real data sets use (IDX
 gz, a zip of IDX files, a tar.gz of WAVs, a Gutenberg-style text, a zip of WikiText
@@ -25,7 +25,7 @@ from scipy.io import wavfile
 
 # data_scripts/ is a folder of scripts at the repository root, not an installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from data_scripts import fetch as F  # noqa: E402
+from snn_from_scratch import fetch as F  # noqa: E402
 from snn_from_scratch import datasets as D
 
 

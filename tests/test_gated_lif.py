@@ -1,32 +1,22 @@
 """Gated-synapse LIF, v1 (Eq. 16-18) and v2 (Eq. 19-21): every option combination proven
 in float64 with both twins, planted bugs that must fail, forward semantics, refusals."""
+import dataclasses
 import itertools
 
 import numpy as np
 import pytest
 from scipy.special import expit
 
-from snn_from_scratch import cells
+from snn_from_scratch import cells, proofs, tour
 from snn_from_scratch.cells import gated_lif
-from snn_from_scratch.gradcheck import check_cell
 
 N_IN, H, B = 3, 4, 3
-FLOOR = 1e-6  # check_cell's default (plus its round-off floor), see tests/test_lif.py
 
 
-def prove_gated(config, twin, T, seed=0, b=1.0):
-    rng = np.random.default_rng([seed, T, 7])
-    cell = cells.make("gated_lif", N_IN, H, seed=seed, **config)
-    cell.training = False
-    cell.b = b
-    x = rng.standard_normal((T, B, N_IN))
-    I = 0.5 * rng.standard_normal((B, H))
-    V = 0.5 * rng.standard_normal((B, H))
-    if cell.config.output == "binary":
-        Y = (rng.random((B, H)) < 0.4).astype(float)
-    else:
-        Y = cell.neuron().quantize(V)[0]
-    return check_cell(cell, x, cell.State(I, V, Y), twin=twin, seed=seed, scale_floor=FLOOR)
+def prove_gated(config, twin, T, b=None):
+    """The library's proof (proofs.prove: float64, a valid random initial state from
+    cell.sample_state, eval mode) at one T; returns its gradcheck Report."""
+    return proofs.prove("gated_lif", config, twin, sizes_T=(T,), b=b).reports[0]
 
 
 PRODUCT = [dict(variant=v, reset=r, detach_reset=d, output=o)
@@ -54,10 +44,12 @@ def test_extra_options_proven(extra):
 
 
 def test_proofs_table_passes():
-    from snn_from_scratch.proofs import prove
-    for label, (cfg, twin) in gated_lif.PROOFS.items():
-        r = prove("gated_lif", label, cfg, twin)
-        assert r.ok, (label, [rep.table() for rep in r.reports])
+    """Every row of the library's proof table (both twins), as ``gradcheck --cell gated_lif``."""
+    rows = proofs.PROOFS["gated_lif"]
+    assert {twin for _, _, twin in rows} == {"frozen", "smooth"}
+    for label, cfg, twin in rows:
+        r = proofs.prove("gated_lif", cfg, twin, label=label)
+        assert r.ok, (label, cfg, twin, [rep.table() for rep in r.reports])
 
 
 # ----------------------------------------------------------------------------------------
@@ -74,9 +66,9 @@ def _patch_step_backward(monkeypatch, fix):
 
 @pytest.mark.parametrize("variant", ["v1", "v2"])
 @pytest.mark.parametrize("bug, fix", [
-    ("forget carry dropped", lambda f, c, st: (f, c, gated_lif.State(0 * st.I, st.V, st.Y))),
-    ("forget gate scaled", lambda f, c, st: (1.1 * f, c, st)),
-    ("candidate sign", lambda f, c, st: (f, -c, st)),
+    ("forget carry dropped", lambda da, st, dp: (da, gated_lif.State(0 * st.I, st.V, st.Y), dp)),
+    ("forget gate scaled", lambda da, st, dp: ((1.1 * da[0], da[1]), st, dp)),
+    ("candidate sign", lambda da, st, dp: ((da[0], -da[1]), st, dp)),
 ])
 def test_planted_gate_bugs_fail(monkeypatch, variant, bug, fix):
     cfg = dict(variant=variant)
@@ -90,10 +82,11 @@ def test_planted_v2_recurrence_bug_fails(monkeypatch):
     """v2 without the gradient into Y[n-1] through U_f, U_c (as if Y[n-1] were detached)."""
     orig = gated_lif.step_backward
 
-    def bad(dstate, cache_t, params, alpha, gamma, neuron, v2):
-        return orig(dstate, cache_t, params, alpha, gamma, neuron, False)
+    def bad(dy_t, dstate, cache_t, p, cfg):
+        return orig(dy_t, dstate, cache_t, p, dataclasses.replace(cfg, variant="v1"))
 
     cfg = dict(variant="v2")
+    assert prove_gated(cfg, "frozen", 7).ok
     monkeypatch.setattr(gated_lif, "step_backward", bad)
     assert not prove_gated(cfg, "frozen", 7).ok
 
@@ -103,14 +96,15 @@ def test_planted_relu_mask_bug_fails(monkeypatch):
     orig = gated_lif.step_forward
 
     def bad(*a, **k):
-        Y, st, (Ip, F, C, mask, mc) = orig(*a, **k)
-        return Y, st, (Ip, F, C, np.ones_like(mask), mc)
+        Y, st, c = orig(*a, **k)
+        return Y, st, c._replace(relu_mask=np.ones_like(c.relu_mask))
 
     cfg = dict(variant="v1")
     rng = np.random.default_rng(0)
     cell = cells.make("gated_lif", N_IN, H, **cfg)
-    _, cache = cell.forward(rng.standard_normal((7, B, N_IN)))
-    assert 0 < np.mean([c[3].mean() for c in cache["caches"]]) < 1  # both sides of the ReLU occur
+    masks = [c.relu_mask for _, _, c in cell.trace(rng.standard_normal((7, B, N_IN)))]
+    assert 0 < np.mean(masks) < 1  # both sides of the ReLU occur
+    assert prove_gated(cfg, "frozen", 7).ok
     monkeypatch.setattr(gated_lif, "step_forward", bad)
     assert not prove_gated(cfg, "frozen", 7).ok
 
@@ -120,9 +114,10 @@ def test_planted_shared_membrane_bug_fails(monkeypatch):
     orig = gated_lif.membrane_backward
 
     def bad(*a, **k):
-        dI, dVp, dYp, da, dg = orig(*a, **k)
-        return dI, 0.9 * dVp, dYp, da, dg
+        dV, dVp, dYp, dp = orig(*a, **k)
+        return dV, 0.9 * dVp, dYp, dp
 
+    assert prove_gated(dict(variant="v1"), "frozen", 7).ok
     monkeypatch.setattr(gated_lif, "membrane_backward", bad)
     assert not prove_gated(dict(variant="v1"), "frozen", 7).ok
 
@@ -157,16 +152,15 @@ def test_params_and_defaults():
     v2 = cells.make("gated_lif", 3, 4, variant="v2")
     assert set(v2.params) == {"W_f", "W_c", "b_f", "b_c", "U_f", "U_c"}
     np.testing.assert_allclose(v2.params["U_f"] @ v2.params["U_f"].T, np.eye(4), atol=1e-12)
-    assert isinstance(gated_lif.TOUR_CONFIG, dict)
+    assert cells.make("gated_lif", 3, 4, **tour.SETTINGS["gated_lif"]["config"]).config.variant == "v2"
 
 
 def test_ema_and_float32():
     cell = cells.make("gated_lif", 3, 4, variant="v2", dtype=np.float32)
     x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    vmax = max(float(np.abs(st.V).max()) for _, st, _ in cell.trace(x))  # with b = 1, as the pass
     y, cache = cell.forward(x)
     assert y.dtype == np.float32 and cell.buffers["b_updates"] == 1
-    vmax = max(float(np.abs(c[4][0]).max()) for c in cache["caches"][1:])
-    vmax = max(vmax, float(np.abs(cache["final_state"].V).max()))
     assert cell.b == pytest.approx(vmax, rel=1e-6)
     dx, g = cell.backward(np.ones_like(y), cache)
     assert dx.dtype == np.float32 and all(v.dtype == np.float32 for v in g.values())
@@ -185,3 +179,49 @@ def test_ema_and_float32():
 def test_bad_config_refused(kwargs, word):
     with pytest.raises(ValueError, match=word):
         cells.make("gated_lif", 2, 3, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------
+# the step API: trace, slim caches, initial states
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cfg", [dict(), dict(variant="v2"), dict(variant="v2", output="binary", reset="zero")],
+                         ids=str)
+def test_trace_matches_forward_and_slim_cache(cfg):
+    """cell.trace gives forward's numbers bit for bit (full caches, b untouched); the forward
+    keeps I[n-1], F, C, the bool ReLU mask and dY/dV (+ V[n-1], Y[n-1] for the zero reset,
+    Y[n-1] a view of the output), and its backward equals the one from the full caches."""
+    rng = np.random.default_rng(2)
+    cell = cells.make("gated_lif", N_IN, H, **cfg)
+    x = rng.standard_normal((6, B, N_IN))
+    state = cell.sample_state(B, rng)
+    before = dict(cell.buffers)
+    tr = cell.trace(x, state)
+    assert cell.buffers == before
+    cell.training = False
+    y, cache = cell.forward(x, state)
+    np.testing.assert_array_equal(np.stack([y_t for y_t, _, _ in tr]), y)
+    for a, b_ in zip(tr[-1][1], cache["final_state"]):
+        np.testing.assert_array_equal(a, b_)
+    kept = {"I_prev", "F", "C", "relu_mask", "dYdV"}
+    if cell.config.reset == "zero":
+        kept |= {"V_prev", "Y_prev"}
+    for c in cache["steps"]:
+        assert {f for f, v in c._asdict().items() if v is not None} == kept
+        assert c.relu_mask.dtype == bool
+    if cell.config.variant == "v2":
+        assert np.shares_memory(cache["Yprev"], y)
+    dy = rng.standard_normal(y.shape)
+    dx, g = cell.backward(dy, cache)
+    dx_full, g_full = cell.backward(dy, dict(cache, steps=[c for _, _, c in tr]))
+    np.testing.assert_array_equal(dx, dx_full)
+    for k in g:
+        np.testing.assert_array_equal(g[k], g_full[k])
+
+
+def test_sample_state_is_valid():
+    from snn_from_scratch.cells.lif import quantize
+    multi = cells.make("gated_lif", N_IN, H)
+    st = multi.sample_state(40, np.random.default_rng(0))
+    np.testing.assert_array_equal(st.Y, quantize(st.V, multi.b, 6, 4)[0])
+    binary = cells.make("gated_lif", N_IN, H, output="binary")
+    assert set(np.unique(binary.sample_state(40, np.random.default_rng(0)).Y)) == {0.0, 1.0}

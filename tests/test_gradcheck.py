@@ -21,7 +21,8 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from snn_from_scratch import cells, gradcheck
+from snn_from_scratch import cells
+from snn_from_scratch.ops import EXACT, Ops
 from snn_from_scratch.cells import rnn as rnn_module
 from snn_from_scratch.cells.base import Cell
 from snn_from_scratch.gradcheck import (Report, TensorCheck, Twin, check_cell, check_function,
@@ -66,7 +67,7 @@ class ToySpiking(Cell):
         H = self.n_hidden
         return {"W": rng.standard_normal((self.n_in, H)), "U": 0.7 * rng.standard_normal((H, H))}
 
-    def _forward(self, x, state, twin):
+    def _forward(self, x, state, ops):
         T, B, _ = x.shape
         p, sur = self.params, self.surrogate
         A = (x.reshape(T * B, -1) @ p["W"]).reshape(T, B, -1)
@@ -75,7 +76,7 @@ class ToySpiking(Cell):
         ys[0] = state.y
         for t in range(T):
             us[t] = A[t] + ys[t] @ p["U"] - self.config.theta
-            ys[t + 1] = gradcheck.heaviside(us[t], sur, twin)
+            ys[t + 1] = ops.heaviside(us[t], sur)
         return ys[1:], {"x": x, "ys": ys, "us": us, "final_state": SpikeState(ys[-1])}
 
     def _backward(self, dy, cache):
@@ -126,7 +127,7 @@ class ToyLIF(Cell):
     def _init_params(self, rng):
         return {"W": 1.5 * rng.standard_normal((self.n_in, self.n_hidden))}
 
-    def _forward(self, x, state, twin):
+    def _forward(self, x, state, ops):
         T, B, _ = x.shape
         a, sur = self.config.alpha, self.surrogate
         I = (x.reshape(T * B, -1) @ self.params["W"]).reshape(T, B, -1)
@@ -134,9 +135,9 @@ class ToyLIF(Cell):
         Ss = np.empty((T + 1, B, self.n_hidden))
         Vs[0], Ss[0] = state.V, state.S
         for t in range(T):
-            R = gradcheck.detach(Ss[t], twin) if self.config.detach_reset else Ss[t]
+            R = ops.detach(Ss[t]) if self.config.detach_reset else Ss[t]
             Vs[t + 1] = a * Vs[t] * (1 - R) + I[t]
-            Ss[t + 1] = gradcheck.heaviside(Vs[t + 1] - 1.0, sur, twin)
+            Ss[t + 1] = ops.heaviside(Vs[t + 1] - 1.0, sur)
         return Ss[1:], {"x": x, "Vs": Vs, "Ss": Ss, "final_state": LIFState(Vs[-1], Ss[-1])}
 
     def _backward(self, dy, cache):
@@ -174,15 +175,15 @@ class ToyQuantizer(Cell):
     def _init_params(self, rng):
         return {"W": 1.2 * rng.standard_normal((self.n_in, self.n_hidden))}
 
-    def _forward(self, x, state, twin):
+    def _forward(self, x, state, ops):
         T, B, _ = x.shape
         A = (x.reshape(T * B, -1) @ self.params["W"]).reshape(T, B, -1)
         ys = np.empty_like(A)
         for t in range(T):
             a = A[t]
             q = np.clip(np.round(4 * a) / 4, -1, 1)
-            ys[t] = gradcheck.straight_through(q, lambda a=a: np.clip(a, -1, 1), twin,
-                                               discrete=np.stack([np.round(4 * a), np.abs(a) <= 1]))
+            ys[t] = ops.straight_through(q, lambda a=a: np.clip(a, -1, 1),
+                                         discrete=np.stack([np.round(4 * a), np.abs(a) <= 1]))
         return ys, {"x": x, "A": A, "final_state": QState(ys[-1])}
 
     def _backward(self, dy, cache):
@@ -294,16 +295,38 @@ def test_report_semantics():
 # The twin tape and the three operations
 # ======================================================================================
 def test_operations_are_free_without_twin():
+    """``ops.EXACT`` (what cells use outside gradient checks) does the plain thing."""
     sur = get_surrogate("atan")
     u = np.array([-1.0, 0.0, 2.0])
-    np.testing.assert_array_equal(gradcheck.heaviside(u, sur), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(EXACT.heaviside(u, sur), [0.0, 0.0, 1.0])
     v = np.ones(3)
-    assert gradcheck.detach(v) is v
+    assert EXACT.detach(v) is v
+    assert EXACT.detach(v, discrete=v > 0) is v
 
     def proxy():
         raise AssertionError("the proxy must not be evaluated without a twin")
 
-    assert gradcheck.straight_through(v, proxy) is v
+    assert EXACT.straight_through(v, proxy) is v
+    assert isinstance(Twin("frozen"), Ops) and isinstance(EXACT, Ops)
+    with pytest.raises(TypeError, match="ops must be"):
+        cells.make("rnn", 2, 3).forward(np.zeros((1, 1, 2)), ops="frozen")
+
+
+def test_no_cell_imports_the_checker():
+    """Cells route their non-differentiable points through the ``ops`` they are given;
+    none imports the gradient checker (the proofs would otherwise test a special path)."""
+    import ast
+    import pathlib
+
+    for f in sorted(pathlib.Path(cells.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any("gradcheck" in n for n in names), f"{f.name} imports the checker"
 
 
 def test_twin_modes_and_errors():
@@ -313,39 +336,39 @@ def test_twin_modes_and_errors():
     u = np.array([-0.3, 0.2])
     sm = Twin("smooth")
     np.testing.assert_array_equal(sm.heaviside(u, sur), sur.primitive(u))   # soft spikes
-    np.testing.assert_array_equal(gradcheck.straight_through(u, lambda: 2 * u, sm), 2 * u)
+    np.testing.assert_array_equal(sm.straight_through(u, lambda: 2 * u), 2 * u)
     fr = Twin("frozen")
-    s = gradcheck.heaviside(u, sur, fr)
+    s = fr.heaviside(u, sur)
     np.testing.assert_array_equal(s, [0.0, 1.0])           # record pass = the real spikes
-    d = gradcheck.detach(u, fr)
+    d = fr.detach(u)
     assert d is u
     fr.replay()
     # a replayed spike is primitive(u') + recorded correction: differentiable, exact at u
     u2 = u + np.array([1e-3, 0.0])
-    np.testing.assert_array_equal(gradcheck.heaviside(u2, sur, fr),
+    np.testing.assert_array_equal(fr.heaviside(u2, sur),
                                   sur.primitive(u2) + (s - sur.primitive(u)))
     # a replayed detach returns the recorded constant, whatever it is given now
-    np.testing.assert_array_equal(gradcheck.detach(u2, fr), u)
+    np.testing.assert_array_equal(fr.detach(u2), u)
     with pytest.raises(RuntimeError, match="past the recorded tape"):
-        gradcheck.detach(u2, fr)
+        fr.detach(u2)
     fr.replay()
     with pytest.raises(RuntimeError, match="expected a 'spike' operation"):
-        gradcheck.detach(u, fr)
+        fr.detach(u)
 
 
 def test_twin_counts_flips_on_replay():
     sur = get_surrogate("gaussian")
     fr = Twin("frozen")
     u = np.array([-1e-8, 1e-8, 0.5])
-    gradcheck.heaviside(u, sur, fr)
+    fr.heaviside(u, sur)
     fr.replay()
-    gradcheck.heaviside(u, sur, fr)
+    fr.heaviside(u, sur)
     assert fr.flips == 0
     fr.replay()
-    gradcheck.heaviside(u + 1e-5, sur, fr)                 # the first neuron now spikes
+    fr.heaviside(u + 1e-5, sur)                           # the first neuron now spikes
     assert fr.flips == 1
     fr.replay()
-    gradcheck.heaviside(u - 1e-5, sur, fr)                 # the second one stops
+    fr.heaviside(u - 1e-5, sur)                           # the second one stops
     assert fr.flips == 1
 
 
@@ -387,14 +410,14 @@ def test_frozen_twin_follows_the_real_trajectory():
     state = SpikeState(0.5 * rng.standard_normal((3, 5)))
     y_plain, _ = cell.forward(x, state)
     tw = Twin("frozen")
-    y_rec, _ = cell.forward(x, state, twin=tw)
+    y_rec, _ = cell.forward(x, state, ops=tw)
     np.testing.assert_array_equal(y_rec, y_plain)          # recording changes nothing
     tw.replay()
-    y_rep, _ = cell.forward(x, state, twin=tw)
+    y_rep, _ = cell.forward(x, state, ops=tw)
     np.testing.assert_array_equal(y_rep, y_plain)          # replay at the nominal point: exact
     assert tw.pos == len(tw.tape) == 7
     tw2 = Twin("smooth")
-    y_smooth, _ = cell.forward(x, state, twin=tw2)
+    y_smooth, _ = cell.forward(x, state, ops=tw2)
     assert not np.array_equal(y_smooth, y_plain)           # the smooth twin changes the path
     assert np.all((y_smooth > 0) & (y_smooth < 1))
 
@@ -403,10 +426,10 @@ def test_replay_past_tape_raises_when_the_path_changes():
     x, rng = toy_inputs(3)
     cell = ToySpiking(4, 5, seed=0)
     tw = Twin("frozen")
-    cell.forward(x, twin=tw)
+    cell.forward(x, ops=tw)
     tw.replay()
     with pytest.raises(RuntimeError, match="past the recorded tape"):
-        cell.forward(np.concatenate([x, x]), twin=tw)     # more steps than were recorded
+        cell.forward(np.concatenate([x, x]), ops=tw)     # more steps than were recorded
 
 
 def test_flip_is_detected_and_reported():
@@ -429,9 +452,9 @@ def test_replay_error_is_reported():
     class Drifting(ToySpiking):
         calls = 0
 
-        def _forward(self, x, state, twin):
+        def _forward(self, x, state, ops):
             Drifting.calls += 1
-            y, cache = super()._forward(x, state, twin)
+            y, cache = super()._forward(x, state, ops)
             return y + 1e-12 * Drifting.calls, cache
 
     x, rng = toy_inputs(2)
@@ -536,9 +559,9 @@ def test_check_cell_rnn_planted_bug_fails(monkeypatch):
     cell, x, state = _rnn_case(7)
     assert check_cell(cell, x, state, twin=None).ok
 
-    def no_recurrence(dh, cache_t, W_h):      # drops the gradient carried to h[t-1]
-        da, dh_prev = rnn_module.__dict__["_orig_step_backward"](dh, cache_t, W_h)
-        return da, np.zeros_like(dh_prev)
+    def no_recurrence(dy_t, dstate, cache_t, p, cfg):   # drops the gradient carried to h[t-1]
+        da, dstate_prev, dp = rnn_module.__dict__["_orig_step_backward"](dy_t, dstate, cache_t, p, cfg)
+        return da, rnn_module.State(np.zeros_like(dstate_prev.h)), dp
 
     monkeypatch.setitem(rnn_module.__dict__, "_orig_step_backward", rnn_module.step_backward)
     monkeypatch.setattr(rnn_module, "step_backward", no_recurrence)

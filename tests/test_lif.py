@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from snn_from_scratch import cells
+from snn_from_scratch import cells, proofs, tour
 from snn_from_scratch.cells import lif
 from snn_from_scratch.gradcheck import check_cell
 
@@ -17,21 +17,10 @@ N_IN, H, B = 3, 4, 3
 FLOOR = 1e-6
 
 
-def _state(cell, rng, binary):
-    I = 0.5 * rng.standard_normal((B, H))
-    V = 0.5 * rng.standard_normal((B, H))
-    Y = (rng.random((B, H)) < 0.4).astype(float) if binary else cell.neuron().quantize(V)[0]
-    return cell.State(I, V, Y)
-
-
-def prove_lif(config, twin, T, seed=0, b=1.0, name="lif"):
-    rng = np.random.default_rng([seed, T])
-    cell = cells.make(name, N_IN, H, seed=seed, **config)
-    cell.training = False
-    cell.b = b
-    x = rng.standard_normal((T, B, N_IN))
-    state = _state(cell, rng, cell.config.output == "binary")
-    return check_cell(cell, x, state, twin=twin, seed=seed, scale_floor=FLOOR)
+def prove_lif(config, twin, T, b=None):
+    """The library's proof (proofs.prove: float64, a valid random initial state from
+    cell.sample_state, eval mode) at one T; returns its gradcheck Report."""
+    return proofs.prove("lif", config, twin, sizes_T=(T,), b=b).reports[0]
 
 
 def _product():
@@ -92,8 +81,7 @@ def test_clip_is_exercised_and_flagged():
     cell.b = 0.3
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, B, N_IN))
-    _, cache = cell.forward(x)
-    masks = [c[1][2] for c in cache["caches"]]
+    masks = [c.dYdV for _, _, c in cell.trace(x)]
     frac = np.mean([m.mean() for m in masks])
     assert 0.05 < frac < 0.95  # both sides of the clip occur
     rep = check_cell(cell, x, twin="frozen", scale_floor=FLOOR)
@@ -112,17 +100,24 @@ def _wrap_membrane_backward(monkeypatch, module, fix):
     monkeypatch.setattr(module, "membrane_backward", bad)
 
 
+def _scaled(dp, key, factor):
+    return {**dp, key: factor * dp[key]}
+
+
 PLANTED = {
     # drop the reset's gradient into Y[t-1]
-    "no reset gradient": (dict(), lambda dI, dVp, dYp, da, dg: (dI, dVp, 0 * dYp, da, dg)),
+    "no reset gradient": (dict(), lambda dV, dVp, dYp, dp: (dV, dVp, 0 * dYp, dp)),
     # forget the membrane carry V[t-1] -> V[t]
-    "no membrane carry": (dict(), lambda dI, dVp, dYp, da, dg: (dI, 0 * dVp, dYp, da, dg)),
+    "no membrane carry": (dict(), lambda dV, dVp, dYp, dp: (dV, 0 * dVp, dYp, dp)),
     # the alpha gradient off by 10%
-    "alpha scaled": (dict(learn_alpha=True), lambda dI, dVp, dYp, da, dg: (dI, dVp, dYp, 1.1 * da, dg)),
-    # the threshold gradient without the reset's -Y[t-1] term (sign flipped instead)
-    "threshold sign": (dict(learn_threshold=True), lambda dI, dVp, dYp, da, dg: (dI, dVp, dYp, da, -dg)),
+    "alpha scaled": (dict(learn_alpha=True), lambda dV, dVp, dYp, dp: (dV, dVp, dYp, _scaled(dp, "alpha", 1.1))),
+    # the threshold gradient with its sign flipped
+    "threshold sign": (dict(learn_threshold=True),
+                       lambda dV, dVp, dYp, dp: (dV, dVp, dYp, _scaled(dp, "threshold", -1.0))),
     # zero reset: the keep factor dropped is visible through dV_prev
-    "zero reset carry": (dict(reset="zero"), lambda dI, dVp, dYp, da, dg: (dI, 1.05 * dVp, dYp, da, dg)),
+    "zero reset carry": (dict(reset="zero"), lambda dV, dVp, dYp, dp: (dV, 1.05 * dVp, dYp, dp)),
+    # zero reset: its reset coefficient rho = alpha V[t-1] off by 10%
+    "zero reset rho": (dict(reset="zero"), lambda dV, dVp, dYp, dp: (dV, dVp, 1.1 * dYp, dp)),
 }
 
 
@@ -139,9 +134,9 @@ def test_planted_synaptic_decay_bug_fails(monkeypatch):
     """Eq. 15's beta per step back: drop it and the proof fails."""
     orig = lif.step_backward
 
-    def bad(dstate, cache_t, beta, *a, **k):
-        da, dprev, extra = orig(dstate, cache_t, beta, *a, **k)
-        return da, lif.State(0 * dprev.I, dprev.V, dprev.Y), extra
+    def bad(dy_t, dstate, cache_t, p, cfg):
+        da, dprev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+        return da, lif.State(0 * dprev.I, dprev.V, dprev.Y), dp
 
     monkeypatch.setattr(lif, "step_backward", bad)
     assert not prove_lif({}, "frozen", 7).ok
@@ -152,8 +147,8 @@ def test_planted_beta_gradient_bug_fails(monkeypatch):
     orig = lif.step_backward
 
     def bad(*a, **k):
-        da, dprev, (dal, dg, db) = orig(*a, **k)
-        return da, dprev, (dal, dg, None if db is None else 0.9 * db)
+        da, dprev, dp = orig(*a, **k)
+        return da, dprev, _scaled(dp, "beta", 0.9)
 
     assert prove_lif(dict(learn_beta=True), "frozen", 7).ok
     monkeypatch.setattr(lif, "step_backward", bad)
@@ -165,8 +160,8 @@ def test_planted_unclipped_straight_through_fails(monkeypatch):
     orig = lif.membrane_forward
 
     def bad(*a, **k):
-        V, Y, (Vp, Yp, g) = orig(*a, **k)
-        return V, Y, (Vp, Yp, np.ones_like(g))
+        V, Y, dYdV = orig(*a, **k)
+        return V, Y, np.ones_like(dYdV)
 
     cfg = dict(output="multibit")
     assert prove_lif(cfg, "frozen", 7, b=0.5).ok
@@ -178,8 +173,8 @@ def test_planted_surrogate_scale_fails(monkeypatch):
     orig = lif.membrane_forward
 
     def bad(*a, **k):
-        V, Y, (Vp, Yp, g) = orig(*a, **k)
-        return V, Y, (Vp, Yp, 1.2 * g)
+        V, Y, dYdV = orig(*a, **k)
+        return V, Y, 1.2 * dYdV
 
     monkeypatch.setattr(lif, "membrane_forward", bad)
     assert not prove_lif({}, "frozen", 7).ok
@@ -225,16 +220,14 @@ def test_zero_reset_by_hand():
 def test_multibit_levels():
     cell = cells.make("lif", 1, 1, output="multibit")  # 6 bits, k = 4: gamma = b/16
     cell.b = 2.0
-    nb = cell.neuron()
-    assert nb.multibit_gamma == pytest.approx(2.0 / 16)
+    assert lif.coefficients(cell.params, cell.step_config())[2] == pytest.approx(2.0 / 16)
     V = np.array([-1.0, 0.0, 0.12, 0.125, 0.126, 0.5, 1.99, 2.0, 5.0])
-    Y, q = nb.quantize(V)
+    Y, q = lif.quantize(V, 2.0, 6, 4)
     step = 2.0 / 64
     np.testing.assert_allclose(q, [0, 0, 0, 0, 4, 16, 63, 63, 63])
     np.testing.assert_allclose(Y, q * step)
     assert Y.max() == pytest.approx(63 * step)  # top level (2^N - 1) b / 2^N
-    s = lif.Neuron("subtract", False, "multibit", None, 6, 4, 2.0, signed=True)
-    Ys, qs = s.quantize(np.array([-0.5, -0.1, 0.1, 0.5]))
+    Ys, qs = lif.quantize(np.array([-0.5, -0.1, 0.1, 0.5]), 2.0, 6, 4, signed=True)
     np.testing.assert_allclose(qs, [-16, 0, 0, 16])
 
 
@@ -275,10 +268,7 @@ def _potentials(cell, x, b):
     c.params = {k: v.copy() for k, v in cell.params.items()}
     c.training = False
     c.b = b
-    _, cache = c.forward(x)
-    # V[t] is in the next step's cache as V_prev, the last one in the final state
-    Vs = [cache["caches"][t][1][0] for t in range(1, x.shape[0])] + [cache["final_state"].V]
-    return Vs
+    return [st.V for _, st, _ in c.trace(x)]
 
 
 def test_float32_stays_float32():
@@ -306,8 +296,8 @@ def test_presets():
     assert set(a.params) == {"W", "beta"} and a.config.alpha == 1.0 and a.config.signed
     np.testing.assert_allclose(a.params["beta"], 1.0)
     t = cells.make("lif", 2, 3, **p["ponghiran"])
-    assert t.neuron().multibit_gamma == pytest.approx(t.b / 16)
-    assert isinstance(lif.TOUR_CONFIG, dict) and cells.make("lif", 2, 3, **lif.TOUR_CONFIG)
+    assert lif.coefficients(t.params, t.step_config())[2] == pytest.approx(t.b / 16)
+    assert cells.make("lif", 2, 3, **tour.SETTINGS["lif"]["config"])
 
 
 @pytest.mark.parametrize("kwargs, exc, word", [
@@ -339,7 +329,92 @@ def test_bad_b_refused():
 
 
 def test_proofs_table_passes():
-    from snn_from_scratch.proofs import prove
-    for label, (cfg, twin) in lif.PROOFS.items():
-        r = prove("lif", label, cfg, twin)
-        assert r.ok, (label, [rep.table() for rep in r.reports])
+    """Every row of the library's proof table (both twins), as ``gradcheck --cell lif``."""
+    rows = proofs.PROOFS["lif"]
+    assert {twin for _, _, twin in rows} == {"frozen", "smooth"}
+    for label, cfg, twin in rows:
+        r = proofs.prove("lif", cfg, twin, label=label)
+        assert r.ok, (label, cfg, twin, [rep.table() for rep in r.reports])
+
+
+# ----------------------------------------------------------------------------------------
+# the step API: trace, slim caches, step config, initial states
+# ----------------------------------------------------------------------------------------
+TRACE_CONFIGS = [dict(), dict(output="multibit"), dict(reset="zero", learn_alpha=True, learn_threshold=True),
+                 dict(learn_beta=True), dict(synaptic=False), lif.PRESETS["ponghiran_authors_code"]]
+
+
+@pytest.mark.parametrize("cfg", TRACE_CONFIGS, ids=str)
+def test_trace_matches_forward_and_keeps_b(cfg):
+    """cell.trace runs the same step functions with full caches: the same numbers, bit for
+    bit, and no update of the multi-bit range."""
+    rng = np.random.default_rng(0)
+    cell = cells.make("lif", N_IN, H, **cfg)
+    x = 2 * rng.standard_normal((6, B, N_IN))
+    state = cell.sample_state(B, rng)
+    before = dict(cell.buffers)
+    tr = cell.trace(x, state)
+    assert cell.buffers == before
+    y, cache = cell.forward(x, state)
+    np.testing.assert_array_equal(np.stack([y_t for y_t, _, _ in tr]), y)
+    for a, b_ in zip(tr[-1][1], cache["final_state"]):
+        np.testing.assert_array_equal(a, b_)
+    assert all(isinstance(c, lif.Cache) and all(v is not None for v in c) for _, _, c in tr)
+
+
+@pytest.mark.parametrize("cfg, kept", [
+    (dict(), {"dYdV"}),
+    (dict(output="multibit"), {"dYdV"}),
+    (dict(learn_alpha=True), {"dYdV", "V_prev"}),
+    (dict(learn_threshold=True), {"dYdV", "Y_prev"}),
+    (dict(learn_beta=True), {"dYdV", "I_prev"}),
+    (dict(reset="zero"), {"dYdV", "V_prev", "Y_prev"}),
+    (dict(reset="zero", detach_reset=True), {"dYdV", "Y_prev"}),
+])
+def test_cache_keeps_only_what_backward_reads(cfg, kept):
+    """The memory goal: the default neuron keeps dY/dV alone (one value per unit and step;
+    a bool for multi-bit outputs); the rest only when the backward reads it. The slimmed
+    caches give the same backward as the full ones of cell.trace."""
+    rng = np.random.default_rng(1)
+    cell = cells.make("lif", N_IN, H, **cfg)
+    cell.training = False
+    x = rng.standard_normal((5, B, N_IN))
+    state = cell.sample_state(B, rng)
+    y, cache = cell.forward(x, state)
+    for c in cache["steps"]:
+        assert {f for f, v in c._asdict().items() if v is not None} == kept
+    if cfg.get("output") == "multibit":
+        assert cache["steps"][0].dYdV.dtype == bool
+    if "Y_prev" in kept:  # Y[t-1] is a view of the output array, not a copy
+        assert all(np.shares_memory(c.Y_prev, y) for c in cache["steps"][1:])
+    dy = rng.standard_normal(y.shape)
+    dx, g = cell.backward(dy, cache)
+    full = dict(cache, steps=[c for _, _, c in cell.trace(x, state)])
+    dx_full, g_full = cell.backward(dy, full)
+    np.testing.assert_array_equal(dx, dx_full)
+    for k in g:
+        np.testing.assert_array_equal(g[k], g_full[k])
+
+
+def test_step_config_and_backward_use_the_pass_b():
+    cell = cells.make("lif", N_IN, H, output="multibit")
+    cell.b = 0.7
+    cfg = cell.step_config()
+    assert isinstance(cfg, lif.StepConfig) and cfg.b == 0.7 and cfg.reset == cell.config.reset
+    assert cfg.surrogate_fn == lif.surrogates.get("triangle")
+    x = np.random.default_rng(0).standard_normal((4, B, N_IN))
+    _, cache = cell.forward(x)          # training: b is updated after the pass ...
+    assert cell.b != 0.7 and cache["cfg"].b == 0.7   # ... and the backward keeps the pass's b
+
+
+@pytest.mark.parametrize("cfg", [dict(), dict(output="multibit"), dict(output="multibit", signed=True)])
+def test_sample_state_is_valid(cfg):
+    cell = cells.make("lif", N_IN, H, output=cfg.get("output", "binary"), signed=cfg.get("signed", False))
+    cell.b = 0.8
+    st = cell.sample_state(50, np.random.default_rng(0))
+    assert st.V.std() > 0.3 and st.I.std() > 0.3
+    if cell.config.output == "binary":
+        assert set(np.unique(st.Y)) == {0.0, 1.0}
+    else:
+        np.testing.assert_array_equal(st.Y, lif.quantize(st.V, 0.8, 6, 4, cell.config.signed)[0])
+        assert np.count_nonzero(st.Y) > 0

@@ -30,7 +30,7 @@ def check_with(cell, x, state, dy, variant, twin="frozen"):
     original = cell._backward
     cell._backward = lambda d, cache: sl.backward_variant(cell, d, cache, variant)
     try:
-        return check_cell(cell, x, state, dy=dy, twin=twin, **sl.PROOF_OPTIONS)
+        return check_cell(cell, x, state, dy=dy, twin=twin)
     finally:
         cell._backward = original
 

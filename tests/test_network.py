@@ -1,17 +1,18 @@
-"""Network: whole-stack finite-difference proofs, the training loop, evaluation and
-bit-exact checkpoints."""
-import importlib
+"""Network: whole-stack finite-difference proofs, substituted backward rules, the training
+loop (training.py), evaluation and bit-exact checkpoints (checkpoint.py)."""
 import io
 import json
 
 import numpy as np
 import pytest
 
-from snn_from_scratch import cells, network
+from snn_from_scratch import cells, checkpoint, network, proofs, training
+from snn_from_scratch.checkpoint import load_checkpoint, save_checkpoint
 from snn_from_scratch.gradcheck import Twin, check_function, numerical_gradient, rel_error
 from snn_from_scratch.layers import LeakyReadout, Linear
-from snn_from_scratch.network import Network, build, evaluate, load_checkpoint, save_checkpoint, train
+from snn_from_scratch.network import Network, build, evaluate
 from snn_from_scratch.optim import SGD, Adam, StepDecay
+from snn_from_scratch.training import train
 
 TOL = 1e-7
 
@@ -20,12 +21,13 @@ def prove_network(net, x, target, twin=None, max_entries=None, scale_floor=1e-6)
     """Finite differences of the network loss against loss_and_grads, for every parameter."""
     net.eval()
     tw = None if twin is None else Twin(twin)
-    _, grads, _ = net.loss_and_grads(x, target, twin=tw)
+    ops = {} if tw is None else {"ops": tw}
+    _, grads, _ = net.loss_and_grads(x, target, **ops)
 
     def f():
         if tw is not None:
             tw.replay()
-        return net.loss(x, target, twin=tw)
+        return net.loss(x, target, **ops)
 
     return check_function(f, net.params, grads, max_entries=max_entries, scale_floor=scale_floor,
                           flip_counter=(lambda: tw.flips) if tw is not None else None)
@@ -65,6 +67,73 @@ def test_network_planted_bugs_fail(monkeypatch):
     monkeypatch.setattr(cell1, "backward", lambda dy, c: (0 * real_bw(dy, c)[0], real_bw(dy, c)[1]))
     rep = prove_network(net, x, y)
     assert not rep["0.W_h"].ok and rep["1.W_h"].ok
+
+
+def test_backward_rules_substitute_one_layer_and_only_its_backward():
+    """A substituted rule replaces that layer's backward (and nothing else): the forward
+    pass, the loss and the other layers' backward are unchanged."""
+    x, y, _ = data()
+    ref = build("rnn", 3, 5, 4, n_layers=2, seed=1)
+    calls = []
+
+    def halve(cell, dy, cache):  # a made-up learning rule: half the true gradient
+        calls.append(cell)
+        dx, g = cell.backward(dy, cache)
+        return 0.5 * dx, {k: 0.5 * v for k, v in g.items()}
+
+    net = build("rnn", 3, 5, 4, n_layers=2, seed=1, backward_rules={1: halve})
+    l0, g0, out0 = ref.loss_and_grads(x, y)
+    l1, g1, out1 = net.loss_and_grads(x, y)
+    assert l0 == l1 and np.array_equal(out0, out1) and calls == [net.layers[1]]
+    np.testing.assert_array_equal(g1["readout.W"], g0["readout.W"])
+    np.testing.assert_array_equal(g1["1.W_h"], 0.5 * g0["1.W_h"])
+    np.testing.assert_allclose(g1["0.W_x"], 0.5 * g0["0.W_x"], rtol=1e-12)
+    assert net.describe() == ref.describe() and "backward_rules" in repr(net)
+    with pytest.raises(ValueError, match="layer indices"):
+        build("rnn", 3, 5, 4, backward_rules={1: halve})
+    with pytest.raises(TypeError, match="callable"):
+        build("rnn", 3, 5, 4, backward_rules={0: "halve"})
+
+
+def test_lotfi_authors_code_rule_through_the_network():
+    """Chapter 05's use: the spiking LSTM trained with the authors' code's backward is a
+    Network with that layer's rule substituted; everything else is the exact network."""
+    from snn_from_scratch.cells import spiking_lstm as sl
+    from snn_from_scratch.experiments import lotfi
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((6, 4, 3)) < 0.5).astype(np.float64)
+    y = rng.integers(0, 3, 4)
+    exact = build("spiking_lstm", 3, 8, 3, seed=2)
+    printed = build("spiking_lstm", 3, 8, 3, seed=2, backward_rules={0: lotfi.printed_backward()})
+    l0, g0, out0 = exact.loss_and_grads(x, y)
+    l1, g1, out1 = printed.loss_and_grads(x, y)
+    assert l0 == l1 and np.array_equal(out0, out1)
+    np.testing.assert_array_equal(g1["readout.W"], g0["readout.W"])
+    out, cache = printed.forward(x)
+    _, dout = printed._loss(out, y)
+    dro, _ = printed.readout.backward(dout, cache["readout"])
+    dy = np.zeros(cache["y_shape"])
+    dy[-1] = dro
+    _, ref = sl.backward_variant(printed.layers[0], dy, cache["layers"][0], sl.AUTHORS_CODE)
+    for k, v in ref.items():
+        np.testing.assert_array_equal(g1[f"0.{k}"], v)
+    assert not np.allclose(g1["0.W_h"], g0["0.W_h"])
+
+
+def test_training_uses_the_substituted_rule():
+    """training.train steps with the rule: a rule that zeroes a layer's gradients freezes
+    that layer's parameters, while the readout keeps learning."""
+    X, y = toy(N=32)
+    def zero(cell, dy, cache):
+        dx, g = cell.backward(dy, cache)
+        return 0 * dx, {k: 0 * v for k, v in g.items()}
+
+    net = build("rnn", 2, 4, 2, dtype=np.float32, backward_rules={0: zero})
+    before = {k: v.copy() for k, v in net.params.items()}
+    train(net, X, y, SGD(net.params, lr=0.1), 1, 16, rng=np.random.default_rng(0), progress=False)
+    assert all(np.array_equal(net.params[k], before[k]) for k in ("0.W_x", "0.W_h", "0.b"))
+    assert not np.array_equal(net.params["readout.W"], before["readout.W"])
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
@@ -117,8 +186,7 @@ def richardson_check(net, x, target, h=1e-3):
 
 
 SMOOTH_CELLS = [c for c in cells.available()
-                if c != "rnn" and next(iter(importlib.import_module(
-                    f"snn_from_scratch.cells.{cells.REGISTRY[c][0]}").PROOFS.values()))[1] is None]
+                if c != "rnn" and all(twin is None for _, twin in proofs.proofs_of(c).values())]
 
 
 @pytest.mark.parametrize("T", [1, 2, 7])
@@ -281,6 +349,45 @@ def test_train_and_evaluate_validation():
     assert np.isfinite(loss) and 0 <= acc <= 1
 
 
+def test_step_is_one_training_step_and_train_is_made_of_steps():
+    """training.step = forward, backward, clip, optimizer, projection; training.train's
+    epoch is exactly those steps on the shuffled minibatches (bit for bit), and its
+    history's batch_loss holds every step's loss."""
+    X, y = toy(N=40)
+    a, b = (build("rnn", 2, 6, 2, dtype=np.float32, seed=3) for _ in range(2))
+    oa, ob = Adam(a.params, lr=1e-2), Adam(b.params, lr=1e-2)
+    h = train(a, X, y, oa, 2, 16, rng=np.random.default_rng(7), clip=0.5, progress=False)
+    rng, losses, enc = np.random.default_rng(7), [], network.default_encode(b)
+    for _ in range(2):
+        order = rng.permutation(len(X))
+        for s in range(0, len(X), 16):
+            idx = order[s:s + 16]
+            loss, out, norm = training.step(b, ob, enc(X[idx], rng), y[idx], clip=0.5)
+            assert np.isfinite(norm) and out.shape == (len(idx), 2)
+            losses.append(loss)
+    assert h["batch_loss"] == losses and len(losses) == 6
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    assert np.isnan(training.step(b, ob, enc(X[:4]), y[:4])[2])  # no clip: no norm
+    with pytest.raises(FloatingPointError, match="loss became"):
+        bad = build("rnn", 2, 4, 2, dtype=np.float32)
+        before = bad.params["0.W_x"].copy()
+        real = bad.loss_and_grads
+        bad.loss_and_grads = lambda x, t: (float("inf"),) + real(x, t)[1:]
+        try:
+            training.step(bad, SGD(bad.params, lr=0.1), enc(X[:4]), y[:4])
+        finally:
+            assert np.array_equal(bad.params["0.W_x"], before)  # nothing updated
+
+
+def test_moved_names_still_resolve_from_network():
+    assert network.train is training.train and network.Progress is training.Progress
+    assert network.save_checkpoint is checkpoint.save_checkpoint
+    assert network.load_checkpoint is checkpoint.load_checkpoint
+    assert network.read_header is checkpoint.read_header
+    with pytest.raises(AttributeError):
+        network.no_such_name
+
+
 def test_evaluate_restores_mode_and_matches_forward():
     X, y = toy(N=30)
     net = build("rnn", 2, 4, 2, dtype=np.float64)
@@ -345,7 +452,7 @@ def test_checkpoint_header_is_json(tmp_path):
     net = build("rnn", 2, 4, 3)
     path = tmp_path / "c.npz"
     save_checkpoint(path, net)
-    h = network.read_header(path)
+    h = checkpoint.read_header(path)
     assert h["version"] and h["model"]["layers"][0]["cell"] == "rnn"
     assert h["model"]["readout"] == {"kind": "linear", "n_in": 4, "n_out": 3}
     json.dumps(h)

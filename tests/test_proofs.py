@@ -1,4 +1,4 @@
-"""The proof harness itself: every cell's PROOFS table, and twin/no-twin agreement.
+"""The proof harness itself: the proof table ``proofs.PROOFS``, and twin/no-twin agreement.
 
 A frozen twin's *recording* pass must follow the real network exactly: same outputs, and a
 backward pass that is bit-for-bit the one a user gets without any twin. Otherwise the
@@ -21,11 +21,11 @@ def test_frozen_recording_equals_plain_pass(name, label):
     cell = cells.make(name, 4, 5, seed=1, dtype=np.float64, **config)
     cell.training = False
     x = rng.standard_normal((6, 3, 4))
-    if getattr(cell, "wants_spike_input", False):
+    if name in proofs.SPIKE_INPUT:
         x = (rng.random((6, 3, 4)) < 0.5).astype(np.float64)
-    state = proofs.random_state(cell, 3, rng)
+    state = cell.sample_state(3, rng)
     y0, c0 = cell.forward(x, state)
-    y1, c1 = cell.forward(x, state, twin=Twin("frozen"))
+    y1, c1 = cell.forward(x, state, ops=Twin("frozen"))
     np.testing.assert_array_equal(y0, y1)
     dy = rng.standard_normal(y0.shape)
     dx0, g0 = cell.backward(dy, c0)
@@ -37,9 +37,16 @@ def test_frozen_recording_equals_plain_pass(name, label):
 
 
 def test_every_registered_cell_is_available_and_has_proofs():
+    """Every registered cell has an explicit entry in the proof table (no default), and
+    the table names no cell that does not exist."""
     assert cells.available() == list(cells.REGISTRY)
+    assert set(proofs.PROOFS) == set(cells.REGISTRY)
     for name in cells.REGISTRY:
-        assert proofs.proofs_of(name), name
+        assert proofs.PROOFS[name], name
+        assert len(proofs.proofs_of(name)) == len(proofs.PROOFS[name]), f"{name}: duplicate labels"
+    assert proofs.SPIKE_INPUT <= set(cells.REGISTRY)
+    with pytest.raises(ValueError, match="no proofs"):
+        proofs.proofs_of("lstmm")
 
 
 def test_proof_fails_on_planted_bug(monkeypatch):
@@ -53,6 +60,7 @@ def test_proof_fails_on_planted_bug(monkeypatch):
         g["b"] = 1.001 * g["b"]
         return dx, g
 
+    assert proofs.prove("rnn", {}, None).ok           # control: the real backward passes
     monkeypatch.setattr(rnn.RNN, "_backward", bad)
-    res = proofs.prove("rnn", "default", {}, None)
+    res = proofs.prove("rnn", {}, None)
     assert not res.ok

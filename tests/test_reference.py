@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
 
-from snn_from_scratch import cells, reference
+from snn_from_scratch import cells, proofs, reference
 from snn_from_scratch.cli import main as cli_main
+from snn_from_scratch.runtime import jsonable, parse_config
 
 AVAILABLE = cells.available()
 
@@ -35,6 +37,24 @@ def test_every_available_cell_has_a_fixture(suite_dir):
     assert reference.missing_fixtures(suite_dir) == []
     for f in index["fixtures"]:
         assert (suite_dir / f["file"]).exists()
+    # one file per distinct configuration, named after the readable proof label
+    configs = [(f["cell"], json.dumps(f["config_given"], sort_keys=True)) for f in index["fixtures"]]
+    assert len(set(configs)) == len(configs)
+    files = {f["file"] for f in index["fixtures"]}
+    assert len(files) == len(index["fixtures"])
+    assert all(re.fullmatch(r"[a-z_]+__[a-z0-9._-]+\.npz", f) for f in files), sorted(files)
+    assert "rnn__default.npz" in files
+    if "lif" in AVAILABLE:
+        assert "lif__binary_synaptic_zero_reset_detached_reset.npz" in files
+
+
+def test_slug():
+    assert reference.slug("v1, 6-bit, subtract reset, learnable alpha & threshold") == \
+        "v1_6-bit_subtract_reset_learnable_alpha_and_threshold"
+    assert reference.slug("the paper's defaults") == "the_papers_defaults"
+    assert reference.slug("cell_grad=constant, gamma=0.7") == "cell_grad_constant_gamma_0.7"
+    assert reference.slug("ReLU bypass, detached recurrence (the paper's)") == \
+        "relu_bypass_detached_recurrence_the_papers"
 
 
 def test_missing_fixture_is_detected(suite_dir):
@@ -46,12 +66,16 @@ def test_missing_fixture_is_detected(suite_dir):
 
 
 def test_every_proofs_configuration_is_exported():
-    """Each module's PROOFS configurations (its key options) all appear in the suite."""
+    """Every configuration of the proof table (the key options) appears in the suite, once."""
+    def full(name, cfg):
+        return name, json.dumps(jsonable(dataclasses.asdict(cells.make(name, 2, 2, **cfg).config)), sort_keys=True)
+
     suite = reference.standard_suite()
-    have = {(n, json.dumps(c, sort_keys=True)) for _, n, c in suite}
+    have = [full(n, c) for _, n, c in suite]
+    assert len(set(have)) == len(have)  # one fixture per distinct configuration
     for name in AVAILABLE:
-        for label, (cfg, _) in reference.proofs_of(name).items():
-            assert (name, json.dumps(cfg, sort_keys=True)) in have, (name, label)
+        for label, (cfg, _) in proofs.proofs_of(name).items():
+            assert full(name, cfg) in have, (name, label)
 
 
 def test_lif_surrogate_families_all_exported():
@@ -65,26 +89,27 @@ def test_lif_surrogate_families_all_exported():
 
 
 def test_standard_suite_exports_a_cell_without_proofs(monkeypatch):
-    """A registered cell that is available is exported even with no PROOFS table."""
-    import snn_from_scratch.cells.rnn as rnn_mod
-
-    monkeypatch.delattr(rnn_mod, "PROOFS")
+    """A registered cell that is available is exported even without a proof table entry."""
+    monkeypatch.delitem(proofs.PROOFS, "rnn")
     suite = reference.standard_suite(["rnn"])
     assert [(s, n) for s, n, _ in suite] == [("rnn__default", "rnn")]
 
 
 @pytest.mark.parametrize("name", AVAILABLE)
 def test_fixture_is_self_describing(name, tmp_path):
-    cfg = reference.proofs_of(name)[next(iter(reference.proofs_of(name)))][0]
+    cfg = next(iter(proofs.proofs_of(name).values()))[0]
     path = tmp_path / f"{name}.npz"
     reference.export(name, path, cfg)
     header, arrays = reference.load(path)
     assert header["format"] == reference.FORMAT_VERSION
     assert header["cell"] == name and header["dtype"] == "float64"
     cell = cells.make(name, 4, 5, **cfg)
-    assert header["config"] == json.loads(json.dumps(reference._jsonable(dataclasses.asdict(cell.config))))
+    assert header["config"] == json.loads(json.dumps(jsonable(dataclasses.asdict(cell.config))))
     assert set(header["rules"]) == {"surrogate", "detach", "other"}
     assert header["seeds"] == {"params": 0, "data": 1}
+    assert header["spike_input"] == (name in proofs.SPIKE_INPUT)
+    if header["spike_input"]:
+        assert set(np.unique(arrays["x"])) <= {0.0, 1.0}
     if cfg.get("output", getattr(cell.config, "output", None)) == "multibit":
         assert header["b"] == reference.DEFAULT_B
     T, B, n, H = (header["sizes"][k] for k in ("T", "B", "n_in", "n_hidden"))
@@ -102,7 +127,7 @@ def test_fixture_is_self_describing(name, tmp_path):
 @pytest.mark.parametrize("name", AVAILABLE)
 def test_fixture_reproduces_the_library(name):
     """Replaying the fixture's params/x/state0/dy through the cell gives its results."""
-    cfg = reference.proofs_of(name)[next(iter(reference.proofs_of(name)))][0]
+    cfg = next(iter(proofs.proofs_of(name).values()))[0]
     header, a = reference.fixture_arrays(name, cfg)
     cell = cells.make(name, header["sizes"]["n_in"], header["sizes"]["n_hidden"], seed=123, **cfg)
     cell.training = False
@@ -212,11 +237,11 @@ def test_bad_arguments():
         reference.export("rnn", "out.txt")
     with pytest.raises(FileNotFoundError):
         reference.load("/nonexistent/fixture.npz")
-    assert reference.parse_config(["reset=zero", "alpha=0.8", "synaptic=false",
-                                   'surrogate_params={"a": 3}']) == {
+    # the one --config parser (runtime.parse_config) reads JSON and Python literals
+    assert parse_config(["reset=zero", "alpha=0.8", "synaptic=false", 'surrogate_params={"a": 3}']) == {
         "reset": "zero", "alpha": 0.8, "synaptic": False, "surrogate_params": {"a": 3}}
     with pytest.raises(ValueError, match="key=value"):
-        reference.parse_config(["reset"])
+        parse_config(["reset"])
 
 
 def test_cli_exit_codes(tmp_path, capsys):
@@ -224,7 +249,8 @@ def test_cli_exit_codes(tmp_path, capsys):
     name = "lif" if "lif" in AVAILABLE else "rnn"
     args = ["reference", "export", "--cell", name, "--out", str(a)]
     if name == "lif":
-        args += ["--config", "reset=zero", "surrogate=atan", 'surrogate_params={"a": 3.0}']
+        args += ["--config", "reset=zero", "--config", "surrogate=atan",
+                 "--config", 'surrogate_params={"a": 3.0}']
     assert cli_main(args) == 0
     h, arr = reference.load(a)
     if name == "lif":

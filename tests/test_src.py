@@ -1,6 +1,4 @@
 """Spiking Recurrent Cell (De Geeter et al. 2023, Eq. 3): proofs, planted bugs, protocol."""
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -22,7 +20,7 @@ def setup(T, cfg, seed=0):
     cell.training = False
     rng.standard_normal((T, 3, 4))  # the harness draws a Gaussian input first
     x = (rng.random((T, 3, 4)) < 0.5).astype(np.float64)
-    state = proofs.random_state(cell, 3, rng)
+    state = cell.sample_state(3, rng)
     return cell, x, state
 
 
@@ -35,7 +33,7 @@ def check(T, cfg, **kw):
 @pytest.mark.parametrize("T", [1, 2, 7])
 def test_proof_active_regime(mode, T):
     """Registry constants (the paper's, b_h=-2: neurons active): every switch setting <= 1e-7."""
-    rep = check(T, dict(src.PROOF_CONSTANTS, **MODES[mode]))
+    rep = check(T, dict(proofs.SRC_PROOF_CONSTANTS, **MODES[mode]))
     assert rep.ok, rep.table()
     assert rep.max_error <= 1e-7 and rep.flips == 0
 
@@ -45,9 +43,9 @@ def test_proof_active_regime(mode, T):
 def test_proof_other_draws(mode, seed):
     """Other parameters, inputs and states (T = 7): still <= 1e-7."""
     rng = np.random.default_rng([seed, 99])
-    cell = cells.make("src", 4, 5, seed=seed, **dict(src.PROOF_CONSTANTS, **MODES[mode]))
+    cell = cells.make("src", 4, 5, seed=seed, **dict(proofs.SRC_PROOF_CONSTANTS, **MODES[mode]))
     x = (rng.random((7, 3, 4)) < 0.5).astype(np.float64)
-    rep = gc.check_cell(cell, x, proofs.random_state(cell, 3, rng), twin="frozen", seed=seed)
+    rep = gc.check_cell(cell, x, cell.sample_state(3, rng), twin="frozen", seed=seed)
     assert rep.ok, rep.table()
 
 
@@ -63,7 +61,7 @@ def test_proof_initial_bias(mode, T):
 def test_proof_initial_bias_bypass(mode):
     """Bypass at b_h = -6: every neuron saturated (1-h^2 ~ 1e-5), the gradients are tiny
     and central differences only resolve them to their round-off floor (~1e-10 absolute):
-    1e-4 relative there (see PROOF_CONSTANTS)."""
+    1e-4 relative there (see proofs.SRC_PROOF_CONSTANTS)."""
     for T in (1, 2, 7):
         rep = check(T, MODES[mode], tol=1e-4)
         assert rep.ok, rep.table()
@@ -71,47 +69,56 @@ def test_proof_initial_bias_bypass(mode):
 
 
 def test_registry_proofs_cover_all_switches():
-    labels = {(c.get("bypass_relu", True), c.get("detach_recurrent", True)) for c, _ in src.PROOFS.values()}
+    table = proofs.proofs_of("src")
+    labels = {(c.get("bypass_relu", True), c.get("detach_recurrent", True)) for c, _ in table.values()}
     assert labels == {(False, False), (True, False), (False, True), (True, True)}
-    for label, (cfg, twin) in src.PROOFS.items():
-        assert proofs.prove("src", label, cfg, twin).ok
-    assert src.SRC.wants_spike_input is True
+    for label, (cfg, twin) in table.items():
+        assert proofs.prove("src", cfg, twin, label=label).ok
+    assert "src" in proofs.SPIKE_INPUT
 
 
 # ------------------------------------------------------------------ planted bugs fail
 def _patched(monkeypatch, fn):
     orig = src.step_backward
-    monkeypatch.setattr(src, "step_backward", lambda ds, carry, cache_t, config: fn(orig, ds, carry, cache_t, config))
+    monkeypatch.setattr(src, "step_backward", lambda dy_t, dstate, cache_t, p, cfg:
+                        fn(orig, dy_t, dstate, cache_t, p, cfg))
 
 
-def bug_no_tanh_b(orig, ds, carry, cache_t, config):
+def bug_no_tanh_b(orig, dy_t, dstate, cache_t, p, cfg):
     """Drop the factor 1-(x/rho)^2 of Eq. 3b (pretend x = i)."""
-    x, h, above = cache_t
-    return orig(ds, carry, (np.zeros_like(x), h, above), config)
+    return orig(dy_t, dstate, cache_t._replace(x=np.zeros_like(cache_t.x)), p, cfg)
 
 
-def bug_relu_in_bypass(orig, ds, carry, cache_t, config):
+def bug_relu_in_bypass(orig, dy_t, dstate, cache_t, p, cfg):
     """Use H(h) although the bypass is on."""
-    return orig(ds * (cache_t[1] > 0), carry, cache_t, config)
+    return orig(dy_t * (cache_t.h > 0), dstate, cache_t, p, cfg)
 
 
-def bug_flow_through_h(orig, ds, carry, cache_t, config):
-    """Ignore detach_recurrent: let gradients flow through h[t-1] and h_s[t-1]."""
-    return orig(ds, carry, cache_t, dataclasses.replace(config, detach_recurrent=False))
+def bug_flow_through_h(orig, dy_t, dstate, cache_t, p, cfg):
+    """Ignore detach_recurrent: send r du and r_s du back to h[t-1] and h_s[t-1]."""
+    da, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+    du = dp["b_h"]
+    return da, dstate_prev._replace(h=cfg.r * du, h_s=cfg.r_s * du), dp
 
 
-def bug_hs_carry(orig, ds, carry, cache_t, config):
-    """Lose the z_s * dh_s term of dh_s[t-1] (scale the carry of h_s)."""
-    da, du, (di, dh, dhs) = orig(ds, carry, cache_t, config)
-    if dhs is not None:
-        dhs = dhs - 0.5 * np.where(cache_t[2], config.z_dep, config.z_hyp) * carry[2]
-    return da, du, (di, dh, dhs)
+def bug_hs_carry(orig, dy_t, dstate, cache_t, p, cfg):
+    """Lose half the z_s * dh_s term of dh_s[t-1] (scale the carry of h_s)."""
+    da, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+    if not cfg.detach_recurrent:
+        dstate_prev = dstate_prev._replace(h_s=dstate_prev.h_s - 0.5 * cache_t.z_s * dstate.h_s)
+    return da, dstate_prev, dp
 
 
-def bug_alpha(orig, ds, carry, cache_t, config):
+def bug_alpha(orig, dy_t, dstate, cache_t, p, cfg):
     """Carry i back with alpha^2 instead of alpha."""
-    da, du, (di, dh, dhs) = orig(ds, carry, cache_t, config)
-    return da, du, (di * config.alpha, dh, dhs)
+    da, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+    return da, dstate_prev._replace(i=dstate_prev.i * cfg.alpha), dp
+
+
+def bug_bias(orig, dy_t, dstate, cache_t, p, cfg):
+    """Report b_h's gradient from the integrator's side (di) instead of du."""
+    da, dstate_prev, dp = orig(dy_t, dstate, cache_t, p, cfg)
+    return da, dstate_prev, {"b_h": da}
 
 
 @pytest.mark.parametrize("bug,modes", [
@@ -120,17 +127,18 @@ def bug_alpha(orig, ds, carry, cache_t, config):
     (bug_flow_through_h, ["detach", "both"]),
     (bug_hs_carry, ["exact", "bypass"]),
     (bug_alpha, ["exact", "bypass", "detach", "both"]),
+    (bug_bias, ["exact", "both"]),
 ])
 def test_planted_bugs_fail(monkeypatch, bug, modes):
     _patched(monkeypatch, bug)
     for mode in modes:
-        rep = check(7, dict(src.PROOF_CONSTANTS, **MODES[mode]))
+        rep = check(7, dict(proofs.SRC_PROOF_CONSTANTS, **MODES[mode]))
         assert not rep.ok, f"{bug.__name__} was not caught in mode {mode}"
 
 
 def test_flips_are_reported():
     """A perturbation large enough to move h[t-1] across 0.5 flips z_s: reported."""
-    rep = check(7, dict(src.PROOF_CONSTANTS, **MODES["exact"]), h=0.3, tol=1.0)
+    rep = check(7, dict(proofs.SRC_PROOF_CONSTANTS, **MODES["exact"]), h=0.3, tol=1.0)
     assert rep.flips > 0
 
 
@@ -166,7 +174,7 @@ def test_sequence_equals_steps_and_state_continues():
     y, cache = cell.forward(x)
     st = cell.init_state(2)
     for t in range(8):
-        s, st, _ = src.step_forward(x[t] @ cell.params["W"], st, cell.params["b_h"], cell.config)
+        s, st, _ = src.step_forward(x[t] @ cell.params["W"], st, cell.params, cell.config)
         np.testing.assert_array_equal(s, y[t])
     for a, b in zip(st, cache["final_state"]):
         np.testing.assert_array_equal(a, b)
@@ -240,13 +248,13 @@ def test_sparse_input_path_matches_dense(monkeypatch, dtype):
     """Sparse spike inputs use a CSR product (SPARSE_DENSITY); results match the dense one."""
     cell = cells.make("src", 200, 16, dtype=dtype, b_h_init=-2.0, b_h_max=None)
     x = (np.random.default_rng(3).random((30, 4, 200)) < 0.03).astype(dtype)
+    assert not isinstance(src._input_matrix(x.reshape(-1, 200)), np.ndarray)  # sparse path
     y, c = cell.forward(x)
-    assert not isinstance(c["X"], np.ndarray)          # the sparse path was taken
     dy = np.random.default_rng(4).standard_normal(y.shape).astype(dtype)
     dx, g = cell.backward(dy, c)
     monkeypatch.setattr(src, "SPARSE_DENSITY", 0.0)
+    assert isinstance(src._input_matrix(x.reshape(-1, 200)), np.ndarray)
     y2, c2 = cell.forward(x)
-    assert isinstance(c2["X"], np.ndarray)
     dx2, g2 = cell.backward(dy, c2)
     tol = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(y, y2, atol=tol)
@@ -254,3 +262,32 @@ def test_sparse_input_path_matches_dense(monkeypatch, dtype):
     for k in g:
         assert g[k].dtype == dtype
         np.testing.assert_allclose(g[k], g2[k], atol=tol * 10, rtol=tol)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_step_api_and_trace(mode):
+    """The step pair: dstate is always a State of arrays (zeros under detach_recurrent),
+    dp_t carries b_h's per-example part, reads() names what step_backward uses, and
+    cell.trace reproduces forward."""
+    cell, x, st0 = setup(5, dict(proofs.SRC_PROOF_CONSTANTS, **MODES[mode]))
+    y, cache = cell.forward(x, st0)
+    steps = cell.trace(x, st0)
+    np.testing.assert_array_equal(np.stack([s for s, _, _ in steps]), y)
+    assert type(steps[0][2]) is src.Cache
+    need = src.reads(cell.params, cell.config)
+    assert need == ({"x", "h"} if MODES[mode]["detach_recurrent"] else {"x", "z_s", "h"})
+    dy = np.random.default_rng(5).standard_normal(y.shape)
+    dx, g = cell.backward(dy, cache)
+    zero = np.zeros((3, 5))
+    dstate = src.State(zero, zero, zero)
+    db = np.zeros(5)
+    dA = np.empty((5, 3, 5))
+    for t in reversed(range(5)):
+        slim_t = steps[t][2]._replace(**{f: None for f in src.Cache._fields if f not in need})
+        dA[t], dstate, dp = src.step_backward(dy[t], dstate, slim_t, cell.params, cell.config)
+        assert isinstance(dstate, src.State) and all(isinstance(v, np.ndarray) for v in dstate)
+        if MODES[mode]["detach_recurrent"]:
+            assert not np.any(dstate.h) and not np.any(dstate.h_s)
+        db += dp["b_h"].sum(0)
+    np.testing.assert_array_equal(db, g["b_h"])
+    np.testing.assert_array_equal((dA.reshape(15, 5) @ cell.params["W"].T).reshape(x.shape), dx)

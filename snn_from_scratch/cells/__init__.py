@@ -1,8 +1,17 @@
 """Cells by name: ``cells.make("lstm", n_in, n_hidden, seed=0, dtype=np.float64, **config)``.
 
 One module per cell; each module defines a ``Cell`` subclass registered here under the
-cell's name, and the single-step pair ``step_forward`` / ``step_backward`` the sequence
-functions are built from.
+cell's name, and the single-step pair the sequence functions are built from (the step API
+of docs/design.md, "The cell protocol")::
+
+    y_t, state_t, cache_t = step_forward(a_t, state, p, cfg, ops=ops.EXACT)
+    da_t, dstate_prev, dp_t = step_backward(dy_t, dstate, cache_t, p, cfg)
+
+with ``a_t`` the step's input projection (``cell.inputs(x)[t]``), ``state``/``dstate`` the
+cell's ``State`` NamedTuple, ``p`` the params dict, ``cfg`` the frozen config
+(``cell.step_config()``) and ``cache_t`` the module's ``Cache`` NamedTuple; ``reads(p,
+cfg)`` names the ``Cache`` fields ``step_backward`` reads. ``cell.step_functions()`` returns
+a cell's pair and ``cell.trace(x)`` runs it step by step with full caches.
 """
 from __future__ import annotations
 
@@ -50,5 +59,8 @@ def available():
 
 
 def make(name, n_in, n_hidden, seed=0, dtype=np.float64, rng=None, **config):
-    """Build a cell. ``config`` keywords are the cell's config fields (DESIGN.md)."""
+    """Build a cell. ``config`` keywords are the cell's config fields (docs/design.md,
+    "Config names"); unknown keywords raise ``ValueError``. The cell runs sequences with
+    ``forward``/``backward``; its module's ``step_forward``/``step_backward`` (the step API
+    above, also ``cell.step_functions()``) run one step."""
     return cell_class(name)(n_in, n_hidden, seed=seed, dtype=dtype, rng=rng, **config)

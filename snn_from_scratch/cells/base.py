@@ -2,7 +2,7 @@
 
 A cell owns ``params`` (dict of arrays), a frozen ``config`` dataclass, a ``training``
 flag and optional ``buffers`` (running statistics such as the multi-bit range ``b``).
-Subclasses implement ``_forward(x, state, twin)`` and ``_backward(dy, cache)``; this base
+Subclasses implement ``_forward(x, state, ops)`` and ``_backward(dy, cache)``; this base
 class validates every input so that bad shapes, dtypes and non-finite values give a
 clear error instead of a silent broadcast.
 """
@@ -12,7 +12,10 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["Cell", "make_config", "check_array", "check_finite"]
+from ..ops import EXACT, Ops
+
+__all__ = ["Cell", "make_config", "check_array", "check_finite", "check_real", "check_flag",
+           "check_choice", "slim"]
 
 
 def make_config(config_cls, kwargs, cell_name):
@@ -23,6 +26,39 @@ def make_config(config_cls, kwargs, cell_name):
         raise ValueError(f"unknown config key(s) {unknown} for cell {cell_name!r}; "
                          f"valid keys: {valid}")
     return config_cls(**kwargs)
+
+
+def check_real(name, v, low=None, high=None, low_open=False, high_open=False):
+    """A config number: a finite real (not a bool), optionally in [low, high] (or open ends).
+
+    The one validator every cell's config uses, so that every bad value gets the same
+    kind of message (``ValueError`` naming the key and the allowed range).
+    """
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(float(v)):
+        raise ValueError(f"{name} must be a finite real number, got {v!r}")
+    lo_bad = low is not None and (v <= low if low_open else v < low)
+    hi_bad = high is not None and (v >= high if high_open else v > high)
+    if lo_bad or hi_bad:
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        rng = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"{name} must be in {rng}, got {v!r}")
+    return v
+
+
+def check_flag(name, v):
+    """A config switch: True or False (numpy bools accepted), else ``TypeError``."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {v!r}")
+    return v
+
+
+def check_choice(name, v, choices):
+    """A config word: one of ``choices``, else ``ValueError`` listing them."""
+    if not isinstance(v, str) or v not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {v!r}")
+    return v
 
 
 def check_finite(name, a):
@@ -48,11 +84,27 @@ def check_array(name, a, shape=None, dtype=None, ndim=None):
     return a
 
 
+def slim(cache_t, keep):
+    """One step's BPTT cache as a sequence loop stores it: the step's cache NamedTuple with
+    every field not named in ``keep`` replaced by None (``keep=None``: all kept).
+
+    Why: ``step_forward`` returns every intermediate its derivation names, so that the step
+    pair reads like the equations. ``step_backward`` reads fewer (the LIF's ``V[t-1]`` only
+    for a learnable alpha, say), and storing only those keeps the BPTT cache near its
+    theoretical minimum (the memory goal: at most 1.2x, measured by ``benchmarks/``). Each
+    cell module says which fields its ``step_backward`` reads in a function ``reads(...)``
+    printed right after it; this is the only memory machinery a cell needs.
+    """
+    if keep is None:
+        return cache_t
+    return cache_t._replace(**{f: None for f in cache_t._fields if f not in keep})
+
+
 class Cell:
     """Base class of all cells. Build cells with :func:`snn_from_scratch.cells.make`.
 
     Subclasses define ``name``, ``Config`` (frozen dataclass), ``State`` (NamedTuple)
-    and implement ``_init_params(rng)``, ``_forward(x, state, twin)`` and
+    and implement ``_init_params(rng)``, ``_forward(x, state, ops)`` and
     ``_backward(dy, cache)``.
     """
 
@@ -71,15 +123,23 @@ class Cell:
         self.config = make_config(self.Config, config, self.name)
         self.training = True
         self.buffers = {}
-        rng = np.random.default_rng(seed) if rng is None else rng
+        if rng is None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+                raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+            rng = np.random.default_rng(seed)
+        elif not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(...)), "
+                            f"got {type(rng).__name__}")
         params = self._init_params(rng)
         self.params = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
+        # what a parameter must stay: a user may replace an array, never its shape or dtype
+        self._param_shapes = {k: v.shape for k, v in self.params.items()}
 
     # -- to implement ------------------------------------------------------------------
     def _init_params(self, rng):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _forward(self, x, state, twin):  # pragma: no cover - abstract
+    def _forward(self, x, state, ops):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _backward(self, dy, cache):  # pragma: no cover - abstract
@@ -90,13 +150,21 @@ class Cell:
         """The zero initial state for a batch of ``batch`` sequences."""
         return self.State(*(np.zeros((batch, self.n_hidden), self.dtype) for _ in self.State._fields))
 
-    def forward(self, x, state=None, twin=None):
+    def sample_state(self, batch, rng, scale=0.5):
+        """A random non-zero initial state for gradient proofs: every field ``scale`` times
+        standard normal (cells whose states are spikes or levels draw valid ones instead)."""
+        return self.State(*(scale * rng.standard_normal((batch, self.n_hidden)).astype(self.dtype)
+                            for _ in self.State._fields))
+
+    def forward(self, x, state=None, ops=EXACT):
         """Run the cell over ``x`` (T, B, n_in); returns ``y`` (T, B, H) and a cache.
 
         ``state`` is the initial state (zeros when None); ``cache["final_state"]`` holds
-        the final one. ``twin`` is a :class:`snn_from_scratch.gradcheck.Twin` (gradient
-        checks only).
+        the final one. ``ops`` carries the non-differentiable points (:mod:`..ops`): the
+        plain ``ops.EXACT``, or a gradient checker's twin.
         """
+        if not isinstance(ops, Ops):
+            raise TypeError(f"ops must be an snn_from_scratch.ops.Ops object, got {type(ops).__name__}")
         check_array("x", x, shape=(None, None, self.n_in), dtype=self.dtype)
         if x.shape[0] < 1 or x.shape[1] < 1:
             raise ValueError(f"x must have at least one time step and one sequence, got shape {x.shape}")
@@ -110,11 +178,54 @@ class Cell:
             state = self.State(*state)
             for f, v in zip(self.State._fields, state):
                 check_array(f"state.{f}", v, shape=(B, self.n_hidden), dtype=self.dtype)
-        for k, v in self.params.items():
-            check_finite(f"parameter {k}", v)
-        y, cache = self._forward(x, state, twin)
+        self.check_params()
+        y, cache = self._forward(x, state, ops)
         cache["y_shape"] = y.shape
         return y, cache
+
+    def check_params(self):
+        """Every parameter is still the array it was built as: same names, shapes and
+        dtype, finite values (a replaced array is checked here, before it is used)."""
+        if set(self.params) != set(self._param_shapes):
+            raise ValueError(f"{self.name} params have keys {sorted(self.params)}, expected "
+                             f"{sorted(self._param_shapes)}")
+        for k, shape in self._param_shapes.items():
+            check_array(f"parameter {k}", self.params[k], shape=shape, dtype=self.dtype)
+
+    # -- the step functions, generically (analysis, chapters, tests) ---------------------
+    def inputs(self, x):
+        """The input projections of all steps, ``a[t]`` for ``step_forward`` (one matrix
+        product before the loop): an array (T, B, ...) or a tuple of them."""
+        raise NotImplementedError  # pragma: no cover - every cell defines it
+
+    def step_config(self):
+        """The ``cfg`` the step functions receive (default: the frozen ``config``)."""
+        return self.config
+
+    def step_functions(self):
+        """``(step_forward, step_backward, reads)`` of this cell's module."""
+        import sys
+
+        mod = sys.modules[type(self).__module__]
+        return mod.step_forward, mod.step_backward, getattr(mod, "reads", None)
+
+    def trace(self, x, state=None, ops=EXACT):
+        """Run the step functions over ``x`` and keep everything: a list of
+        ``(y_t, state_t, cache_t)`` per step, with the *full* caches (no slimming).
+
+        For figures, analysis and tests that look inside a step; ``forward`` computes the
+        same numbers. Running statistics (the multi-bit range) are not updated.
+        """
+        check_array("x", x, shape=(None, None, self.n_in), dtype=self.dtype)
+        state = self.init_state(x.shape[1]) if state is None else self.State(*state)
+        step_forward = self.step_functions()[0]
+        A, p, cfg = self.inputs(x), self.params, self.step_config()
+        out = []
+        for t in range(x.shape[0]):
+            a_t = tuple(a[t] for a in A) if isinstance(A, tuple) else A[t]
+            y_t, state, cache_t = step_forward(a_t, state, p, cfg, ops)
+            out.append((y_t, state, cache_t))
+        return out
 
     def backward(self, dy, cache):
         """Gradient of ``sum(dy * y)``: returns ``dx`` (T, B, n_in) and ``grads`` (as params)."""

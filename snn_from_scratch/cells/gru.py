@@ -4,10 +4,27 @@ The other conventional baseline; the bistable recurrent cell (brc) of Vecoven et
 the Spiking Recurrent Cell of De Geeter et al. (2023, Eq. 3) are built on its update rule
 ``h = z*h_prev + (1-z)*candidate``.
 
-Equations (one step; sigma is the logistic sigmoid)::
+Notation
+--------
+``x[t]`` (B, n_in)
+    the input at step t; ``T`` steps, ``B`` sequences, ``H`` hidden units.
+``a[t] = x[t] W_x`` (B, 3H)
+    the step's input projection, computed for all steps before the loop (:meth:`GRU.inputs`).
+``ax = a[t] + b``, ``ah = h[t-1] W_h`` (B, 3H)
+    the input-side and recurrent-side pre-activations, blocks z, r, n (``ax_z``, ...).
+``z``, ``r`` (B, H)
+    the update and reset gates; ``n`` (B, H) the candidate.
+``h[t]`` (B, H)
+    the hidden state, also the output ``y[t]``.
+``sigma``
+    the logistic sigmoid.
+``W_x (n_in, 3H)``, ``W_h (H, 3H)``, ``b (3H)``
+    the parameters, blocks z, r, n.
+``dX``
+    the gradient of the loss with respect to ``X``.
 
-    ax   = x[t] W_x + b                         (B, 3H), blocks z, r, n
-    ah   = h[t-1] W_h                           (B, 3H), blocks z, r, n
+Equations (one step)::
+
     z    = sigma(ax_z + ah_z)                   update gate
     r    = sigma(ax_r + ah_r)                   reset gate
     n    = tanh(ax_n + r * ah_n)                candidate: x W_xn + r*(h[t-1] W_hn) + b_n
@@ -17,7 +34,8 @@ Note where the reset gate acts: on the *product* ``h[t-1] W_hn`` (not on ``h[t-1
 the product, as in Cho et al.'s original), and ``b_n`` sits outside the gating (PyTorch
 also has a second bias ``b_hn`` inside the gating; we have one bias per block).
 
-Backward (exact chain rule). With ``dh`` the total gradient reaching ``h[t]``::
+Backward (exact chain rule). With ``dh`` the total gradient reaching ``h[t]`` (``dy[t]``
+from above plus what step t+1 sends back)::
 
     dz    = dh * (h[t-1] - n)
     dn    = dh * (1 - z)
@@ -33,7 +51,7 @@ n block: ``dW_x = X^T dAx`` and ``db = sum dAx``, but ``dW_h = H_prev^T dAh`` wi
 ``dAh = [dax_z, dax_r, r * dax_n]``. Both are still one matrix product after the loop.
 
 Shapes: x (T, B, n_in), h (T, B, H); W_x (n_in, 3H), W_h (H, 3H), b (3H,), blocks z, r, n
-(DESIGN.md; PyTorch orders them r, z, n). State: ``(h)``.
+(docs/design.md; PyTorch orders them r, z, n). State: ``(h)``, zeros by default.
 """
 from __future__ import annotations
 
@@ -43,7 +61,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit as sigmoid  # stable for any |a|; float32 in, float32 out
 
-from .base import Cell
+from ..ops import EXACT
+from .base import Cell, slim
 
 
 class State(NamedTuple):
@@ -55,32 +74,44 @@ class Config:
     """The GRU has no options beyond its sizes."""
 
 
-def step_forward(ax_t, state, W_h, b):
-    """One step. ``ax_t`` (B, 3H) is this step's input projection ``x[t] W_x``.
+class Cache(NamedTuple):
+    h_prev: np.ndarray  # (B, H) h[t-1]
+    z: np.ndarray       # (B, H) update gate
+    r: np.ndarray       # (B, H) reset gate
+    n: np.ndarray       # (B, H) candidate
+    ah_n: np.ndarray    # (B, H) h[t-1] W_hn, the product the reset gate scales
 
-    Returns ``(h, State(h), cache_t)``; ``cache_t = (h_prev, z, r, n, ah_n)`` with
-    ``ah_n = h_prev W_hn`` (needed by the backward of the r-gated product).
+
+def step_forward(a_t, state, p, cfg, ops=EXACT):
+    """One step. ``a_t`` (B, 3H) is this step's input projection ``x[t] W_x``.
+
+    Returns ``(h, State(h), Cache)``. ``cfg`` and ``ops`` are unused (no options,
+    nothing non-differentiable); they are part of the signature every cell shares.
     """
     h_prev = state.h
     H = h_prev.shape[1]
-    ax = ax_t + b
-    ah = h_prev @ W_h
+    ax = a_t + p["b"]
+    ah = h_prev @ p["W_h"]
     zr = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])
     z, r = zr[:, :H], zr[:, H:]
     ah_n = ah[:, 2 * H:]
     n = np.tanh(ax[:, 2 * H:] + r * ah_n)
     h = z * h_prev + (1.0 - z) * n
-    return h, State(h), (h_prev, z, r, n, ah_n)
+    return h, State(h), Cache(h_prev, z, r, n, ah_n)
 
 
-def step_backward(dh, cache_t, W_h):
-    """Backward of one step. ``dh`` (B, H) is the total gradient reaching ``h[t]``.
+def step_backward(dy_t, dstate, cache_t, p, cfg):
+    """Backward of one step.
 
-    Returns ``(dax, dah, dh_prev)``: the gradient of the input-side pre-activation
-    ``ax = x W_x + b`` (B, 3H), of the recurrent product ``ah = h_prev W_h`` (B, 3H; its n
-    block is the x-side one times r) and the gradient carried to ``h[t-1]``.
+    ``dy_t`` (B, H): the gradient reaching the output ``h[t]`` from above; ``dstate``: a
+    ``State`` of the gradient reaching ``h[t]`` from step t+1. Returns ``(dax,
+    State(dh[t-1]), {})``: the gradient of the input-side pre-activation ``ax = a_t + b``
+    (B, 3H; also the gradient of ``a_t``) and the gradient carried to ``h[t-1]``. The
+    recurrent side's gradient ``dah`` (``dax`` with its n block times r) is formed here
+    for ``dh[t-1]``; the sequence backward forms it again for ``dW_h``.
     """
     h_prev, z, r, n, ah_n = cache_t
+    dh = dstate.h + dy_t
     H = dh.shape[1]
     dax = np.empty((dh.shape[0], 3 * H), dh.dtype)
     dax[:, 2 * H:] = dh * (1.0 - z) * (1.0 - n * n)           # candidate n
@@ -88,8 +119,13 @@ def step_backward(dh, cache_t, W_h):
     dax[:, H:2 * H] = dax[:, 2 * H:] * ah_n * r * (1.0 - r)  # reset gate r
     dah = dax.copy()
     dah[:, 2 * H:] *= r                                      # ah_n enters multiplied by r
-    dh_prev = dh * z + dah @ W_h.T                           # leaky path + through W_h
-    return dax, dah, dh_prev
+    dh_prev = dh * z + dah @ p["W_h"].T                      # leaky path + through W_h
+    return dax, State(dh_prev), {}
+
+
+def reads(p, cfg):
+    """The ``Cache`` fields :func:`step_backward` reads (all of them)."""
+    return {"h_prev", "z", "r", "n", "ah_n"}
 
 
 class GRU(Cell):
@@ -108,38 +144,44 @@ class GRU(Cell):
         return {"W_x": rng.uniform(-k, k, (n, 3 * H)), "W_h": rng.uniform(-k, k, (H, 3 * H)),
                 "b": rng.uniform(-k, k, 3 * H)}
 
-    def _forward(self, x, state, twin):
+    def inputs(self, x):
+        """``a[t] = x[t] W_x`` for all steps at once: (T, B, 3H)."""
         T, B, _ = x.shape
-        H = self.n_hidden
-        p = self.params
-        A_x = (x.reshape(T * B, -1) @ p["W_x"]).reshape(T, B, 3 * H)  # all steps at once
-        hs = np.empty((T + 1, B, H), self.dtype)
-        zrn = np.empty((T, B, 3 * H), self.dtype)   # activated z, r, n per step
-        ah_n = np.empty((T, B, H), self.dtype)
+        return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, 3 * self.n_hidden)
+
+    def _forward(self, x, state, ops):
+        T, B, _ = x.shape
+        p, cfg = self.params, self.config
+        A = self.inputs(x)
+        keep = reads(p, cfg)  # h_prev among them: a view of hs, see below
+        # hs[0] = h[-1], hs[1:] the output. Each step reads h[t-1] as a view of this one
+        # array (state._replace below), so the caches' h[t-1] costs no copy and dW_h takes
+        # hs[:-1] directly: the BPTT cache holds h once (memory goal: docs/design.md).
+        hs = np.empty((T + 1, B, self.n_hidden), self.dtype)
         hs[0] = state.h
+        state = state._replace(h=hs[0])
+        steps = []
         for t in range(T):
-            hs[t + 1], state, (_, z, r, n, ah_n[t]) = step_forward(A_x[t], state, p["W_h"], p["b"])
-            zrn[t, :, :H], zrn[t, :, H:2 * H], zrn[t, :, 2 * H:] = z, r, n
-        return hs[1:], {"x": x, "hs": hs, "zrn": zrn, "ah_n": ah_n, "final_state": state}
+            hs[t + 1], final, cache_t = step_forward(A[t], state, p, cfg, ops)
+            state = final._replace(h=hs[t + 1])
+            steps.append(slim(cache_t, keep))
+        return hs[1:], {"x": x, "hs": hs, "steps": steps, "final_state": final}
 
     def _backward(self, dy, cache):
-        x, hs, zrn, ah_n = cache["x"], cache["hs"], cache["zrn"], cache["ah_n"]
+        x, steps = cache["x"], cache["steps"]
         T, B, _ = x.shape
         H = self.n_hidden
-        p = self.params
+        p, cfg = self.params, self.config
         dAx = np.empty((T, B, 3 * H), self.dtype)
-        dAh = np.empty((T, B, 3 * H), self.dtype)
-        dh = np.zeros_like(hs[0])
+        dstate = State(np.zeros_like(dy[0]))  # nothing comes back from after the last step
         for t in reversed(range(T)):
-            z, r, n = zrn[t, :, :H], zrn[t, :, H:2 * H], zrn[t, :, 2 * H:]
-            dAx[t], dAh[t], dh = step_backward(dh + dy[t], (hs[t], z, r, n, ah_n[t]), p["W_h"])
+            dAx[t], dstate, _ = step_backward(dy[t], dstate, steps[t], p, cfg)
+        dAh = dAx.copy()                       # the recurrent side: n block times r
+        dAh[:, :, 2 * H:] *= np.stack([c.r for c in steps])
         dAx2 = dAx.reshape(T * B, -1)
+        H_prev = cache["hs"][:-1].reshape(T * B, -1)
         grads = {"W_x": x.reshape(T * B, -1).T @ dAx2,
-                 "W_h": hs[:-1].reshape(T * B, -1).T @ dAh.reshape(T * B, -1),
+                 "W_h": H_prev.T @ dAh.reshape(T * B, -1),
                  "b": dAx2.sum(0)}
         dx = (dAx2 @ p["W_x"].T).reshape(x.shape)
         return dx, grads
-
-
-#: Configurations proven by `python -m snn_from_scratch gradcheck` (smooth cell: plain FD).
-PROOFS = {"default": ({}, None)}

@@ -4,31 +4,53 @@ The conventional (non-spiking) baseline of the three papers, and the smooth ance
 the spiking LSTM of Lotfi Rezaabad & Vishwanath (2020, Eq. 1), whose equations have the
 same shape with every sigmoid/tanh replaced by a thresholded Heaviside.
 
-Equations (one step; sigma is the logistic sigmoid)::
+Notation
+--------
+``x[t]`` (B, n_in)
+    the input at step t; ``T`` steps, ``B`` sequences, ``H`` hidden units.
+``a[t] = x[t] W_x`` (B, 4H)
+    the step's input projection, computed for all steps before the loop (:meth:`LSTM.inputs`).
+``u`` (B, 4H)
+    the pre-activation of the four gates, blocks ``u_f, u_i, u_g, u_o``.
+``f, i, o`` (B, H)
+    the forget, input and output gates; ``g`` (B, H) the candidate.
+``c[t]``, ``h[t]`` (B, H)
+    the cell (memory) state and the hidden state; ``h[t]`` is also the output ``y[t]``.
+``sigma``
+    the logistic sigmoid.
+``W_x (n_in, 4H)``, ``W_h (H, 4H)``, ``b (4H)``
+    the parameters, gate blocks in the order f, i, g, o.
+``dX``
+    the gradient of the loss with respect to ``X``.
 
-    a      = x[t] W_x + h[t-1] W_h + b                  (B, 4H), blocks f, i, g, o
-    f      = sigma(a_f)      forget gate
-    i      = sigma(a_i)      input gate
-    g      = tanh(a_g)       candidate
-    o      = sigma(a_o)      output gate
+Equations (one step)::
+
+    u      = a[t] + h[t-1] W_h + b
+    f      = sigma(u_f)      forget gate
+    i      = sigma(u_i)      input gate
+    g      = tanh(u_g)       candidate
+    o      = sigma(u_o)      output gate
     c[t]   = f * c[t-1] + i * g
     h[t]   = o * tanh(c[t])
 
 Backward (exact chain rule; nothing is a surrogate). With ``dh`` the total gradient reaching
-``h[t]`` (from the layer above *and* from step t+1) and ``dc`` the gradient carried into
-``c[t]`` from step t+1::
+``h[t]`` (``dy[t]`` from the layer above *plus* what step t+1 sends back) and ``dc`` the
+gradient carried into ``c[t]`` from step t+1::
 
     dc_total = dc + dh * o * (1 - tanh(c)^2)       c[t] feeds h[t] and c[t+1]
-    da_f = dc_total * c[t-1] * f (1 - f)
-    da_i = dc_total * g      * i (1 - i)
-    da_g = dc_total * i      * (1 - g^2)
-    da_o = dh * tanh(c)      * o (1 - o)
+    du_f = dc_total * c[t-1] * f (1 - f)
+    du_i = dc_total * g      * i (1 - i)
+    du_g = dc_total * i      * (1 - g^2)
+    du_o = dh * tanh(c)      * o (1 - o)
     dc[t-1] = dc_total * f                          the "constant error carousel"
-    dh[t-1] = da W_h^T                              (to which step t-1 adds its dy)
+    dh[t-1] = du W_h^T
+
+``du`` is also the gradient of ``a[t]`` (``u = a[t] + ...``); after the loop
+``dW_x = X^T dU``, ``dW_h = H_prev^T dU``, ``db = sum dU``, ``dx = dU W_x^T``.
 
 Shapes: x (T, B, n_in), h (T, B, H); W_x (n_in, 4H), W_h (H, 4H), b (4H,), gate blocks in
-the order f, i, g, o (DESIGN.md; PyTorch orders them i, f, g, o — map with care).
-State: ``(h, c)``.
+the order f, i, g, o (docs/design.md; PyTorch orders them i, f, g, o — map with care).
+State: ``(h, c)``, zeros by default.
 """
 from __future__ import annotations
 
@@ -36,9 +58,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import expit as sigmoid  # stable for any |a|; float32 in, float32 out
+from scipy.special import expit as sigmoid  # stable for any |u|; float32 in, float32 out
 
-from .base import Cell
+from ..ops import EXACT
+from .base import Cell, slim
 
 
 class State(NamedTuple):
@@ -51,45 +74,62 @@ class Config:
     """The LSTM has no options beyond its sizes."""
 
 
-def step_forward(ax_t, state, W_h, b):
-    """One step. ``ax_t`` (B, 4H) is this step's input projection ``x[t] W_x``.
+class Cache(NamedTuple):
+    h_prev: np.ndarray  # (B, H) h[t-1]
+    c_prev: np.ndarray  # (B, H) c[t-1]
+    f: np.ndarray       # (B, H) forget gate
+    i: np.ndarray       # (B, H) input gate
+    g: np.ndarray       # (B, H) candidate
+    o: np.ndarray       # (B, H) output gate
+    tanh_c: np.ndarray  # (B, H) tanh(c[t])
 
-    Returns ``(h, State(h, c), cache_t)``; ``cache_t = (h_prev, c_prev, gates, tanh_c)``
-    where ``gates`` (B, 4H) holds the activated f, i, g, o.
+
+def step_forward(a_t, state, p, cfg, ops=EXACT):
+    """One step. ``a_t`` (B, 4H) is this step's input projection ``x[t] W_x``.
+
+    Returns ``(h, State(h, c), Cache)``. ``cfg`` and ``ops`` are unused (no options,
+    nothing non-differentiable); they are part of the signature every cell shares.
     """
     h_prev, c_prev = state
     H = h_prev.shape[1]
-    a = ax_t + h_prev @ W_h + b
-    gates = np.empty_like(a)
-    gates[:, :2 * H] = sigmoid(a[:, :2 * H])      # f, i
-    gates[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])  # g
-    gates[:, 3 * H:] = sigmoid(a[:, 3 * H:])      # o
+    u = a_t + h_prev @ p["W_h"] + p["b"]
+    gates = np.empty_like(u)      # the activated blocks f, i, g, o side by side
+    gates[:, :2 * H] = sigmoid(u[:, :2 * H])              # f, i
+    gates[:, 2 * H:3 * H] = np.tanh(u[:, 2 * H:3 * H])    # g
+    gates[:, 3 * H:] = sigmoid(u[:, 3 * H:])              # o
     f, i, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     c = f * c_prev + i * g
     tanh_c = np.tanh(c)
     h = o * tanh_c
-    return h, State(h, c), (h_prev, c_prev, gates, tanh_c)
+    return h, State(h, c), Cache(h_prev, c_prev, f, i, g, o, tanh_c)
 
 
-def step_backward(dh, dc, cache_t, W_h):
+def step_backward(dy_t, dstate, cache_t, p, cfg):
     """Backward of one step.
 
-    ``dh`` (B, H) is the total gradient reaching ``h[t]``, ``dc`` (B, H) the gradient
-    reaching ``c[t]`` from step t+1. Returns ``(da, dh_prev, dc_prev)``: the pre-activation
-    gradient ``da`` (B, 4H, blocks f, i, g, o) and the gradients carried to ``h[t-1]``
-    (through ``W_h``) and ``c[t-1]`` (through the forget gate).
+    ``dy_t`` (B, H): the gradient reaching the output ``h[t]`` from above; ``dstate``: a
+    ``State`` of the gradients reaching ``h[t]`` and ``c[t]`` from step t+1. Returns
+    ``(du, dstate_prev, {})``: the pre-activation gradient ``du`` (B, 4H, blocks f, i, g,
+    o; also the gradient of ``a_t``) and ``State(dh[t-1], dc[t-1])``, the gradients
+    carried to ``h[t-1]`` (through ``W_h``) and ``c[t-1]`` (through the forget gate).
     """
-    _, c_prev, gates, tanh_c = cache_t
+    c_prev, tanh_c = cache_t.c_prev, cache_t.tanh_c
+    f, i, g, o = cache_t.f, cache_t.i, cache_t.g, cache_t.o
+    dh = dstate.h + dy_t
     H = dh.shape[1]
-    f, i, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     # c[t] reaches the loss twice: through h[t] = o*tanh(c[t]) and through c[t+1].
-    dc_total = dc + dh * o * (1.0 - tanh_c * tanh_c)
-    da = np.empty_like(gates)
-    da[:, :H] = dc_total * c_prev * f * (1.0 - f)          # forget gate
-    da[:, H:2 * H] = dc_total * g * i * (1.0 - i)           # input gate
-    da[:, 2 * H:3 * H] = dc_total * i * (1.0 - g * g)       # candidate
-    da[:, 3 * H:] = dh * tanh_c * o * (1.0 - o)             # output gate
-    return da, da @ W_h.T, dc_total * f
+    dc_total = dstate.c + dh * o * (1.0 - tanh_c * tanh_c)
+    du = np.empty((dh.shape[0], 4 * H), dh.dtype)
+    du[:, :H] = dc_total * c_prev * f * (1.0 - f)          # forget gate
+    du[:, H:2 * H] = dc_total * g * i * (1.0 - i)           # input gate
+    du[:, 2 * H:3 * H] = dc_total * i * (1.0 - g * g)       # candidate
+    du[:, 3 * H:] = dh * tanh_c * o * (1.0 - o)             # output gate
+    return du, State(du @ p["W_h"].T, dc_total * f), {}
+
+
+def reads(p, cfg):
+    """The ``Cache`` fields :func:`step_backward` reads."""
+    return {"c_prev", "f", "i", "g", "o", "tanh_c"}
 
 
 class LSTM(Cell):
@@ -108,40 +148,42 @@ class LSTM(Cell):
         return {"W_x": rng.uniform(-k, k, (n, 4 * H)), "W_h": rng.uniform(-k, k, (H, 4 * H)),
                 "b": rng.uniform(-k, k, 4 * H)}
 
-    def _forward(self, x, state, twin):
+    def inputs(self, x):
+        """``a[t] = x[t] W_x`` for all steps at once: (T, B, 4H)."""
         T, B, _ = x.shape
-        H = self.n_hidden
-        p = self.params
-        A_x = (x.reshape(T * B, -1) @ p["W_x"]).reshape(T, B, 4 * H)  # all steps at once
-        hs = np.empty((T + 1, B, H), self.dtype)
-        cs = np.empty((T + 1, B, H), self.dtype)
-        gates = np.empty((T, B, 4 * H), self.dtype)
-        tanh_cs = np.empty((T, B, H), self.dtype)
-        hs[0], cs[0] = state.h, state.c
+        return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, 4 * self.n_hidden)
+
+    def _forward(self, x, state, ops):
+        T, B, _ = x.shape
+        p, cfg = self.params, self.config
+        A = self.inputs(x)
+        keep = reads(p, cfg)
+        # hs[0] = h[-1], hs[1:] the output. Each step reads h[t-1] as a view of this one
+        # array (state._replace below), so the caches' h[t-1] costs no copy and dW_h takes
+        # hs[:-1] directly: the BPTT cache holds h once (memory goal: docs/design.md).
+        hs = np.empty((T + 1, B, self.n_hidden), self.dtype)
+        hs[0] = state.h
+        state = state._replace(h=hs[0])
+        steps = []
         for t in range(T):
-            hs[t + 1], state, (_, _, gates[t], tanh_cs[t]) = step_forward(A_x[t], state, p["W_h"], p["b"])
-            cs[t + 1] = state.c
-        cache = {"x": x, "hs": hs, "cs": cs, "gates": gates, "tanh_cs": tanh_cs,
-                 "final_state": state}
-        return hs[1:], cache
+            hs[t + 1], final, cache_t = step_forward(A[t], state, p, cfg, ops)
+            state = final._replace(h=hs[t + 1])
+            steps.append(slim(cache_t, keep))
+        return hs[1:], {"x": x, "hs": hs, "steps": steps, "final_state": final}
 
     def _backward(self, dy, cache):
-        x, hs, cs, gates, tanh_cs = (cache[k] for k in ("x", "hs", "cs", "gates", "tanh_cs"))
+        x, steps = cache["x"], cache["steps"]
         T, B, _ = x.shape
-        p = self.params
-        dA = np.empty((T, B, 4 * self.n_hidden), self.dtype)
-        dh = np.zeros_like(hs[0])
-        dc = np.zeros_like(cs[0])
+        p, cfg = self.params, self.config
+        dU = np.empty((T, B, 4 * self.n_hidden), self.dtype)
+        zero = np.zeros_like(dy[0])
+        dstate = State(zero, zero)  # nothing comes back from after the last step
         for t in reversed(range(T)):
-            cache_t = (hs[t], cs[t], gates[t], tanh_cs[t])
-            dA[t], dh, dc = step_backward(dh + dy[t], dc, cache_t, p["W_h"])
-        dA2 = dA.reshape(T * B, -1)
-        grads = {"W_x": x.reshape(T * B, -1).T @ dA2,
-                 "W_h": hs[:-1].reshape(T * B, -1).T @ dA2,
-                 "b": dA2.sum(0)}
-        dx = (dA2 @ p["W_x"].T).reshape(x.shape)
+            dU[t], dstate, _ = step_backward(dy[t], dstate, steps[t], p, cfg)
+        dU2 = dU.reshape(T * B, -1)
+        H_prev = cache["hs"][:-1].reshape(T * B, -1)
+        grads = {"W_x": x.reshape(T * B, -1).T @ dU2,
+                 "W_h": H_prev.T @ dU2,
+                 "b": dU2.sum(0)}
+        dx = (dU2 @ p["W_x"].T).reshape(x.shape)
         return dx, grads
-
-
-#: Configurations proven by `python -m snn_from_scratch gradcheck` (smooth cell: plain FD).
-PROOFS = {"default": ({}, None)}

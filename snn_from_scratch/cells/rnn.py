@@ -1,16 +1,35 @@
 """Elman RNN: ``h[t] = tanh(x[t] W_x + h[t-1] W_h + b)``.
 
-The simplest recurrent cell and the template every other cell follows:
+The simplest recurrent cell and the template every other cell follows (docs/design.md,
+"The cell protocol").
 
-* ``step_forward`` / ``step_backward`` — one time step and its exact chain rule;
-* ``RNN._forward`` projects the input of *all* steps with one matrix product before the
-  time loop (``A_x = X W_x``), then loops over time;
-* ``RNN._backward`` loops backward over time collecting the pre-activation gradients
-  ``dA[t]`` and forms every weight gradient with one matrix product after the loop
-  (``dW_x = X^T dA``, ``dW_h = H_prev^T dA``), and ``dx = dA W_x^T``.
+Notation
+--------
+``x[t]`` (B, n_in)
+    the input at step t; ``T`` steps, ``B`` sequences, ``H`` hidden units.
+``a[t] = x[t] W_x`` (B, H)
+    the step's input projection, computed for all steps before the loop (:meth:`RNN.inputs`).
+``h[t]`` (B, H)
+    the hidden state, which is also the output ``y[t]``; ``h[-1]`` is the initial state.
+``W_x (n_in, H)``, ``W_h (H, H)``, ``b (H)``
+    the parameters.
+``dX``
+    the gradient of the loss with respect to ``X``.
 
-Shapes: x (T, B, n_in), h (T, B, H); W_x (n_in, H), W_h (H, H), b (H,).
-Backward: the exact gradient of ``sum(dy * h)`` (tanh is smooth, no surrogate).
+Equation (one step)::
+
+    h[t] = tanh(a[t] + h[t-1] W_h + b)
+
+Backward (the exact chain rule: tanh is smooth, no surrogate). With ``dh`` the total
+gradient reaching ``h[t]`` (``dy[t]`` from above plus what step t+1 sends back)::
+
+    da[t]   = dh * (1 - h[t]^2)                  tanh' = 1 - tanh^2
+    dh[t-1] = da[t] W_h^T                        what step t-1 receives
+
+and, after the loop, one matrix product per weight over the stacked sequence:
+``dW_x = X^T dA``, ``dW_h = H_prev^T dA``, ``db = sum dA``, ``dx = dA W_x^T``.
+
+Shapes: x (T, B, n_in), h (T, B, H). State ``(h)``, zeros by default.
 """
 from __future__ import annotations
 
@@ -19,7 +38,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .base import Cell
+from ..ops import EXACT
+from .base import Cell, slim
 
 
 class State(NamedTuple):
@@ -31,25 +51,39 @@ class Config:
     """The RNN has no options beyond its sizes."""
 
 
-def step_forward(ax_t, state, W_h, b):
-    """One step. ``ax_t`` (B, H) is this step's input projection ``x[t] W_x``.
+class Cache(NamedTuple):
+    h_prev: np.ndarray  # (B, H) h[t-1]
+    h: np.ndarray       # (B, H) h[t]
 
-    Returns ``(h, State(h), cache_t)`` with ``h = tanh(ax_t + h_prev W_h + b)``.
+
+def step_forward(a_t, state, p, cfg, ops=EXACT):
+    """One step. ``a_t`` (B, H) is this step's input projection ``x[t] W_x``.
+
+    Returns ``(h, State(h), Cache(h_prev, h))`` with ``h = tanh(a_t + h_prev W_h + b)``.
+    ``cfg`` and ``ops`` are unused (no options, nothing non-differentiable); they are part
+    of the signature every cell shares.
     """
     h_prev = state.h
-    h = np.tanh(ax_t + h_prev @ W_h + b)
-    return h, State(h), (h_prev, h)
+    h = np.tanh(a_t + h_prev @ p["W_h"] + p["b"])
+    return h, State(h), Cache(h_prev, h)
 
 
-def step_backward(dh, cache_t, W_h):
-    """Backward of one step. ``dh`` (B, H) is the total gradient reaching ``h[t]``.
+def step_backward(dy_t, dstate, cache_t, p, cfg):
+    """Backward of one step.
 
-    Returns ``(da, dh_prev)``: the pre-activation gradient ``da = dh * (1 - h^2)``
-    (tanh' = 1 - tanh^2) and the gradient carried to ``h[t-1]``, ``da W_h^T``.
+    ``dy_t`` (B, H): the gradient reaching the output ``h[t]`` from above; ``dstate``: a
+    ``State`` of the gradient reaching ``h[t]`` from step t+1. Returns ``(da, dstate_prev,
+    {})``: the pre-activation gradient ``da = dh * (1 - h^2)`` and ``State(da W_h^T)``,
+    the gradient reaching ``h[t-1]``. No parameter gradient is formed inside the step.
     """
-    _, h = cache_t
-    da = dh * (1.0 - h * h)
-    return da, da @ W_h.T
+    dh = dstate.h + dy_t                 # h[t] is the output and the next step's input
+    da = dh * (1.0 - cache_t.h * cache_t.h)
+    return da, State(da @ p["W_h"].T), {}
+
+
+def reads(p, cfg):
+    """The ``Cache`` fields :func:`step_backward` reads."""
+    return {"h"}
 
 
 class RNN(Cell):
@@ -68,31 +102,40 @@ class RNN(Cell):
         return {"W_x": rng.uniform(-k, k, (n, H)), "W_h": rng.uniform(-k, k, (H, H)),
                 "b": rng.uniform(-k, k, H)}
 
-    def _forward(self, x, state, twin):
+    def inputs(self, x):
+        """``a[t] = x[t] W_x`` for all steps at once: (T, B, H)."""
         T, B, _ = x.shape
-        p = self.params
-        A_x = (x.reshape(T * B, -1) @ p["W_x"]).reshape(T, B, -1)  # all steps at once
-        hs = np.empty((T + 1, B, self.n_hidden), self.dtype)
+        return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, -1)
+
+    def _forward(self, x, state, ops):
+        p, cfg = self.params, self.config
+        A = self.inputs(x)
+        keep = reads(p, cfg)
+        # hs[0] = h[-1], hs[1:] the output. Each step reads h[t-1] as a view of this one
+        # array (state._replace below), so the caches' h[t-1] costs no copy and dW_h takes
+        # hs[:-1] directly: the BPTT cache holds h once (memory goal: docs/design.md).
+        hs = np.empty((len(A) + 1,) + A.shape[1:], A.dtype)
         hs[0] = state.h
-        for t in range(T):
-            hs[t + 1], state, _ = step_forward(A_x[t], state, p["W_h"], p["b"])
-        return hs[1:], {"x": x, "hs": hs, "final_state": state}
+        state = state._replace(h=hs[0])
+        steps = []
+        for t in range(len(A)):
+            hs[t + 1], final, cache_t = step_forward(A[t], state, p, cfg, ops)
+            state = final._replace(h=hs[t + 1])
+            steps.append(slim(cache_t._replace(h=hs[t + 1]), keep))  # the same values, no copy
+        return hs[1:], {"x": x, "hs": hs, "steps": steps, "final_state": final}
 
     def _backward(self, dy, cache):
-        x, hs = cache["x"], cache["hs"]
+        x, steps = cache["x"], cache["steps"]
         T, B, _ = x.shape
-        p = self.params
+        p, cfg = self.params, self.config
         dA = np.empty_like(dy)
-        dh = np.zeros_like(hs[0])
+        dstate = State(np.zeros_like(dy[0]))  # nothing comes back from after the last step
         for t in reversed(range(T)):
-            dA[t], dh = step_backward(dh + dy[t], (hs[t], hs[t + 1]), p["W_h"])
+            dA[t], dstate, _ = step_backward(dy[t], dstate, steps[t], p, cfg)
         dA2 = dA.reshape(T * B, -1)
+        H_prev = cache["hs"][:-1].reshape(T * B, -1)
         grads = {"W_x": x.reshape(T * B, -1).T @ dA2,
-                 "W_h": hs[:-1].reshape(T * B, -1).T @ dA2,
+                 "W_h": H_prev.T @ dA2,
                  "b": dA2.sum(0)}
         dx = (dA2 @ p["W_x"].T).reshape(x.shape)
         return dx, grads
-
-
-#: Configurations proven by `python -m snn_from_scratch gradcheck` (smooth cell: plain FD).
-PROOFS = {"default": ({}, None)}

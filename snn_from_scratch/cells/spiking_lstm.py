@@ -4,72 +4,117 @@ Networks and Their Applications", ICONS 2020 (code: github AliLotfi92/SNNLSTM).
 An LSTM whose every activation is a spike: the gates and the modulated input are
 Heaviside steps of their membrane potentials, and the unit state, which the paper's Eq. 1
 would let take the values 0, 1 or 2, is thresholded back to a spike (§3.1: "we threshold
-this output to output 1 when it is 1 or 2")::
+this output to output 1 when it is 1 or 2").
 
-    u      = x[t] W_x + h[t-1] W_h + b              (B, 4H), blocks f, i, g, o   (Eq. 1)
-    f      = H(u_f - theta1)                         forget gate, sigma_1
-    i      = H(u_i - theta1)                         input gate, sigma_1
-    g      = H(u_g - theta2)                         modulated input, sigma_2
-    o      = H(u_o - theta1)                         output gate, sigma_1
-    c~[t]  = f * c[t-1] + i * g                      in {0, 1, 2}
-    c[t]   = H(c~[t] - theta_c)                      the unit state, a spike again (§3.1)
-    h[t]   = o * c[t]                                what the layer transmits
+Notation
+--------
+``x[t]`` (B, n_in)
+    the input at step t; ``T`` steps, ``B`` sequences, ``H`` hidden units.
+``a[t] = x[t] W_x`` (B, 4H)
+    the step's input projection, computed for all steps before the loop
+    (:meth:`SpikingLSTM.inputs`).
+``u`` (B, 4H)
+    the membrane potentials of the four spikes, blocks ``u_f, u_i, u_g, u_o``.
+``H(z)``
+    the Heaviside step: 1 where z > 0, else 0 (``H(0) = 0``); not to be confused with
+    ``H``, the number of hidden units.
+``f, i, o`` (B, H)
+    the forget, input and output gates, spikes of threshold ``theta1`` (the paper's sigma_1).
+``g`` (B, H)
+    the modulated input, a spike of threshold ``theta2`` (the paper's sigma_2).
+``c~`` (B, H), ``c_tilde`` in code
+    ``f * c[t-1] + i * g``, in {0, 1, 2}: what Eq. 1 calls ``c_t``.
+``c[t]`` (B, H)
+    the unit state, a spike again: ``H(c~ - theta_c)`` (§3.1).
+``h[t]`` (B, H)
+    the output spikes ``o * c[t]``, what the layer transmits (``y[t]``).
+``theta1, theta2, theta_c``
+    the thresholds of f/i/o, of g and of the unit state (config keys of the same names;
+    all 0.1 in the paper's §4.1 and the authors' code). This cell has no key
+    ``threshold``; ``gamma`` below is not a threshold.
+``G_a(z) = exp(-z^2/a) / sqrt(pi a)``
+    the normalized Gaussian, the surrogate derivative of H (§3.2, Eq. 2); integral 1.
+``a1, a2, a_c``
+    the widths of G for f/i/o, for g and for the unit-state threshold.
+``sigma1, sigma2, sigma_c``
+    the three spike functions as surrogate objects, properties of :class:`Config`:
+    ``cfg.sigma1.spike(z) = H(z)``, ``cfg.sigma1.grad(z) = G_{a1}(z)``; likewise sigma2
+    with a2 (g) and sigma_c with a_c (the unit state).
+``gamma``
+    the paper's constant derivative of the unit-state threshold (§3.1, "1 or <= 1"),
+    used instead of ``G_{a_c}`` with ``cell_grad="constant"``.
+``s_c`` (B, H)
+    the derivative used for the unit-state threshold: ``G_{a_c}(c~ - theta_c)`` or ``gamma``.
+``W_x (n_in, 4H)``, ``W_h (H, 4H)``, ``b (4H)``
+    the parameters, blocks in the order f, i, g, o (as the ``lstm`` cell).
+``dX``
+    the gradient of the loss with respect to ``X``. ``dy[t]`` reaches ``h[t]`` from the
+    layer above; ``dh``, ``dc`` (a :class:`State`, ``dstate``) reach ``h[t]`` and the
+    spike ``c[t]`` from step t+1 (chapter 04's delta^h, delta^c); ``dc~`` (``dct`` in
+    code; the paper's ``dL/dc_t``) reaches ``c~[t]``; ``du`` reaches ``u`` and is also
+    ``da[t]``.
 
-Surrogate (§3.2, Eq. 2; the authors' code): the derivative of each H is replaced by the
-normalized Gaussian ``G_a(z) = exp(-z^2/a) / sqrt(pi a)`` of the *signed* distance
-``z = u - theta`` — ``a1`` for f, i, o, ``a2`` for g, ``a_c`` for the unit-state threshold.
-The paper prints the distance as ``|u| - |theta|``; that is a different (and, for
-negative ``u``, wrong-signed) bump — see :data:`ERRATA` and chapter 04. With
-``cell_grad="constant"`` the unit-state step's derivative is the paper's constant ``gamma``
-(§3.1) instead of ``G_{a_c}``.
+Equations (one step)::
+
+    u      = a[t] + h[t-1] W_h + b                  a[t] = x[t] W_x            (Eq. 1)
+    f      = H(u_f - theta1)                         forget gate               (Eq. 1)
+    i      = H(u_i - theta1)                         input gate                (Eq. 1)
+    g      = H(u_g - theta2)                         modulated input           (Eq. 1)
+    o      = H(u_o - theta1)                         output gate               (Eq. 1)
+    c~     = f * c[t-1] + i * g                      in {0, 1, 2}              (Eq. 1)
+    c[t]   = H(c~ - theta_c)                         the unit state            (§3.1)
+    h[t]   = o * c[t]                                                          (Eq. 1)
+
+Surrogate (§3.2, Eq. 2; the authors' code): every H'(z) is replaced by ``G_a(z)`` of the
+*signed* distance ``z = u - theta`` — ``a1`` for f, i, o, ``a2`` for g, ``a_c`` for the
+unit-state threshold (or ``gamma`` with ``cell_grad="constant"``, §3.1). The paper prints
+the distance as ``|u| - |theta|``; that is a different (and, for negative ``u``,
+wrong-signed) bump — see :data:`ERRATA` and chapter 04.
 
 Backward: the exact chain rule of the equations above with every H' replaced by its
-surrogate. With ``dh`` the total gradient reaching ``h[t]`` (layer above plus step t+1)
-and ``dc`` the gradient reaching the spike ``c[t]`` from step t+1::
+surrogate (the paper's Eq. 4 prints another; see :data:`ERRATA`). With
+``dh = dy[t] + dh_from_t+1`` the total gradient reaching ``h[t]``::
 
-    dc_total = dh * o + dc                  c[t] feeds h[t] and c~[t+1]
-    dc~      = dc_total * s_c               s_c = G_{a_c}(c~ - theta_c)  or gamma
+    dc_total = dh * o + dc                   c[t] feeds h[t] and c~[t+1]
+    dc~      = dc_total * s_c                 s_c = G_{a_c}(c~ - theta_c)  or  gamma
     du_f     = dc~ * c[t-1] * G_{a1}(u_f - theta1)
     du_i     = dc~ * g      * G_{a1}(u_i - theta1)
     du_g     = dc~ * i      * G_{a2}(u_g - theta2)
     du_o     = dh  * c[t]   * G_{a1}(u_o - theta1)
-    dc[t-1]  = dc~ * f                      the carry; it has passed through s_c
+    dc[t-1]  = dc~ * f                        the carry; it has passed through s_c
     dh[t-1]  = du W_h^T
 
-The carry ``dc[t-1]`` includes the threshold factor ``s_c`` of step t because the carried
-quantity is the *spike* c[t-1] and c~[t] depends on it; the paper's Eq. 4 and the authors'
-code add ``f * dL/dc~`` to ``dL/dc~[t-1]`` without it (erratum "carry_no_threshold").
+and after the loop ``dW_x = X^T dU``, ``dW_h = H_prev^T dU``, ``db = sum dU``,
+``dx = dU W_x^T``. The carry ``dc[t-1]`` includes the threshold factor ``s_c`` of step t
+because the carried quantity is the *spike* c[t-1] and c~[t] depends on it; the paper's
+Eq. 4 and the authors' code add ``f * dL/dc~`` after it (erratum "carry_no_threshold").
+Nothing here uses ``f^2 = f`` or ``c in {0, 1}``: in the smooth twin of a gradient check
+the spikes are soft values.
 
-BPTT cache: ``hs`` (h[t-1] for dW_h), ``us`` (the four potentials), ``c_tildes`` and the
-initial ``c0`` — 6 values per unit and step, the theoretical minimum. The spikes f, i, g,
-o and c are recomputed in backward as ``H(u - theta)``, ``H(c~ - theta_c)`` (bit for bit
-the forward's values); ``cache["gates"]`` and ``cache["cs"]`` are derived on first access.
-Under a gradient-check twin the forward stores the twin's spike values instead (the
-smooth twin's are ``primitive(u)``, not 0/1), and the backward uses those.
-
-Shapes: x (T, B, n_in), h (T, B, H); W_x (n_in, 4H), W_h (H, 4H), b (4H,), blocks f, i,
-g, o as in the ``lstm`` cell. State ``(h, c)``, both spikes in the real cell (any values
-are accepted as an initial state, which the gradient proofs use).
+Shapes: x (T, B, n_in), h (T, B, H). State ``(h, c)``, both spikes in the real cell (any
+values are accepted as an initial state, which the gradient proofs use). The BPTT cache
+keeps 6 values per unit and step, the spikes are recomputed: see :func:`restore`.
 
 Initialization (``init``): ``"he_normal"`` (default, the authors' code): every weight
 N(0, 2/(n_in + H)) — their code multiplies the concatenation [x_t, h_{t-1}], so the fan-in
 is n_in + H; ``"standard_normal"`` (the paper's §4.1): N(0, 1). Biases are zero in both.
 
-This module also holds :func:`backward_variant`, the printed formulas of the paper's Eq. 4
-and Appendix A and of the authors' code, one switch per discrepancy (:data:`ERRATA`), so
+At the end, :func:`backward_variant` holds the printed formulas of the paper's Eq. 4 and
+Appendix A and of the authors' code, one switch per discrepancy (:data:`ERRATA`), so
 that the tests and chapter 04 can show by finite differences which of them is the gradient.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import surrogates
-from ..gradcheck import heaviside, straight_through
-from .base import Cell
+from ..ops import EXACT
+from .base import Cell, check_choice, check_real, slim
 
 
 class State(NamedTuple):
@@ -92,6 +137,10 @@ class Config:
     cell_grad : "gaussian" (G_{a_c}) or "constant" (the paper's gamma) for dc/dc~.
     gamma : the constant of cell_grad="constant" (§3.1: "1 or <= 1").
     init : "he_normal" (authors' code) or "standard_normal" (paper §4.1); biases zero.
+
+    The surrogate objects ``sigma1``, ``sigma2``, ``sigma_c`` are properties computed once
+    per config (``cached_property``: the config is frozen, so they never go stale), not
+    rebuilt at every step.
     """
 
     theta1: float = 0.1
@@ -106,102 +155,145 @@ class Config:
 
     def __post_init__(self):
         for name in ("theta1", "theta2", "theta_c"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                    or not math.isfinite(float(v)):
-                raise ValueError(f"{name} must be a finite number, got {v!r}")
+            check_real(name, getattr(self, name))
         for name in ("a1", "a2", "a_c", "gamma"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
-                    or not (math.isfinite(float(v)) and float(v) > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-        if self.cell_grad not in CELL_GRADS:
-            raise ValueError(f"cell_grad must be one of {CELL_GRADS}, got {self.cell_grad!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+            check_real(name, getattr(self, name), low=0, low_open=True)
+        check_choice("cell_grad", self.cell_grad, CELL_GRADS)
+        check_choice("init", self.init, INITS)
+
+    @cached_property
+    def sigma1(self) -> surrogates.Surrogate:
+        """H with the surrogate G_{a1}: f, i, o."""
+        return surrogates.get("gaussian", a=self.a1)
+
+    @cached_property
+    def sigma2(self) -> surrogates.Surrogate:
+        """H with the surrogate G_{a2}: g."""
+        return surrogates.get("gaussian", a=self.a2)
+
+    @cached_property
+    def sigma_c(self) -> surrogates.Surrogate:
+        """H with the surrogate G_{a_c}: the unit state (used with cell_grad="gaussian")."""
+        return surrogates.get("gaussian", a=self.a_c)
 
 
-class Surrogates(NamedTuple):
-    """The four surrogate objects a step needs (built once per cell from the config)."""
+class Cache(NamedTuple):
+    """Everything one step computes (all (B, H) but ``u``, (B, 4H))."""
 
-    s1: surrogates.Surrogate   # Gaussian(a1): f, i, o
-    s2: surrogates.Surrogate   # Gaussian(a2): g
-    sc: surrogates.Surrogate   # Gaussian(a_c): unit state (cell_grad="gaussian")
-    cfg: Config
-
-
-def make_surrogates(cfg):
-    return Surrogates(surrogates.get("gaussian", a=cfg.a1), surrogates.get("gaussian", a=cfg.a2),
-                      surrogates.get("gaussian", a=cfg.a_c), cfg)
-
-
-def _blocks(a, H):
-    """Views of the f, i, g, o blocks of a (B, 4H) array."""
-    return a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    h_prev: np.ndarray   # h[t-1], operand of dW_h (after the loop)
+    c_prev: np.ndarray   # c[t-1]
+    u: np.ndarray        # the potentials, blocks u_f, u_i, u_g, u_o
+    f: np.ndarray        # the four spikes (the twin's values under a gradient check)
+    i: np.ndarray
+    g: np.ndarray
+    o: np.ndarray
+    c_tilde: np.ndarray  # c~ = f * c[t-1] + i * g
+    c: np.ndarray        # c[t] = H(c~ - theta_c)
 
 
-def step_forward(ax_t, state, W_h, b, sur, twin=None):
-    """One step of Eq. 1 (with the §3.1 unit-state threshold).
+# ======================================================================================
+# One step
+# ======================================================================================
+def step_forward(a_t, state, p, cfg, ops=EXACT):
+    """One step of Eq. 1 with the §3.1 unit-state threshold.
 
-    ``ax_t`` (B, 4H) is this step's input projection ``x[t] W_x``; ``state`` = (h, c) of
-    step t-1; ``sur`` from :func:`make_surrogates`; ``twin`` for gradient checks only.
-    Returns ``(h, State(h, c), cache_t)`` with ``cache_t = (h_prev, c_prev, u, gates,
-    c_tilde, c)``: ``u`` (B, 4H) the membrane potentials, ``gates`` (B, 4H) the f, i, g, o
-    spikes (soft values in the smooth twin — backward never assumes they are 0/1).
+    ``a_t`` (B, 4H) is this step's input projection ``x[t] W_x``; ``state`` = (h, c) of
+    step t-1; ``p`` the params; ``cfg`` the :class:`Config`. Returns
+    ``(h, State(h, c), Cache)``. Every spike goes through ``ops.heaviside`` with its
+    surrogate object, so that a gradient check's twin can replace it (the smooth twin's
+    "spikes" are soft values).
     """
     h_prev, c_prev = state
-    cfg = sur.cfg
     H = h_prev.shape[1]
-    u = ax_t + h_prev @ W_h + b
+    u = a_t + h_prev @ p["W_h"] + p["b"]
     u_f, u_i, u_g, u_o = _blocks(u, H)
-    gates = np.empty_like(u)
-    f, i, g, o = _blocks(gates, H)
-    # Every spike goes through gradcheck.heaviside so that the twins can prove backward.
-    f[...] = heaviside(u_f - cfg.theta1, sur.s1, twin)
-    i[...] = heaviside(u_i - cfg.theta1, sur.s1, twin)
-    g[...] = heaviside(u_g - cfg.theta2, sur.s2, twin)
-    o[...] = heaviside(u_o - cfg.theta1, sur.s1, twin)
+    f = ops.heaviside(u_f - cfg.theta1, cfg.sigma1)
+    i = ops.heaviside(u_i - cfg.theta1, cfg.sigma1)
+    g = ops.heaviside(u_g - cfg.theta2, cfg.sigma2)
+    o = ops.heaviside(u_o - cfg.theta1, cfg.sigma1)
     c_tilde = f * c_prev + i * g
     z_c = c_tilde - cfg.theta_c
     if cfg.cell_grad == "gaussian":
-        c = heaviside(z_c, sur.sc, twin)
+        c = ops.heaviside(z_c, cfg.sigma_c)
     else:
         # Forward: the spike H(c~ - theta_c); backward: the constant gamma (§3.1). As a
         # straight-through op its proxy is gamma * (c~ - theta_c), whose derivative is gamma.
-        c = straight_through(surrogates.heaviside(z_c), lambda: cfg.gamma * z_c, twin,
-                             discrete=z_c > 0)
+        c = ops.straight_through(surrogates.heaviside(z_c), lambda: cfg.gamma * z_c,
+                                 discrete=z_c > 0)
     h = o * c
-    return h, State(h, c), (h_prev, c_prev, u, gates, c_tilde, c)
+    return h, State(h, c), Cache(h_prev, c_prev, u, f, i, g, o, c_tilde, c)
 
 
-def step_backward(dh, dc, cache_t, W_h, sur):
+def step_backward(dy_t, dstate, cache_t, p, cfg):
     """Backward of one step: the exact chain rule of :func:`step_forward` under the surrogates.
 
-    ``dh`` (B, H) is the total gradient reaching ``h[t]``; ``dc`` (B, H) the gradient
-    reaching the spike ``c[t]`` from step t+1. Returns ``(du, dh_prev, dc_prev)``: the
-    membrane-potential gradient ``du`` (B, 4H, blocks f, i, g, o) and the gradients carried
-    to ``h[t-1]`` (through ``W_h``) and to ``c[t-1]`` (through ``c~ = f*c[t-1] + ...``).
+    ``dy_t`` (B, H) is the gradient reaching ``h[t]`` from the layer above; ``dstate`` =
+    State(dh, dc) the gradients reaching ``h[t]`` and the spike ``c[t]`` from step t+1.
+    Returns ``(du, State(dh_prev, dc_prev), {})``: ``du`` (B, 4H, blocks f, i, g, o) is
+    the gradient of the potentials and of the input projection ``a[t]``; ``dh_prev`` goes
+    through ``W_h``, ``dc_prev`` through ``c~ = f * c[t-1] + ...``. No per-step parameter
+    terms: the weight gradients are matrix products after the loop.
     """
-    h_prev, c_prev, u, gates, c_tilde, c = cache_t
-    cfg = sur.cfg
-    H = dh.shape[1]
-    f, i, g, o = _blocks(gates, H)
-    u_f, u_i, u_g, u_o = _blocks(u, H)
+    H = dy_t.shape[1]
+    u_f, u_i, u_g, u_o = _blocks(cache_t.u, H)
+    dh = dy_t + dstate.h
     # c[t] reaches the loss twice: through h[t] = o * c[t] and through c~[t+1].
-    dc_total = dh * o + dc
+    dc_total = dh * cache_t.o + dstate.c
     # ... and reaches c~[t] only through the unit-state threshold.
     if cfg.cell_grad == "gaussian":
-        s_c = sur.sc.grad(c_tilde - cfg.theta_c)
+        s_c = cfg.sigma_c.grad(cache_t.c_tilde - cfg.theta_c)
     else:
         s_c = cfg.gamma
     dct = dc_total * s_c
-    du = np.empty_like(u)
+    du = np.empty_like(cache_t.u)
     du_f, du_i, du_g, du_o = _blocks(du, H)
-    du_f[...] = dct * c_prev * sur.s1.grad(u_f - cfg.theta1)
-    du_i[...] = dct * g * sur.s1.grad(u_i - cfg.theta1)
-    du_g[...] = dct * i * sur.s2.grad(u_g - cfg.theta2)
-    du_o[...] = dh * c * sur.s1.grad(u_o - cfg.theta1)
-    return du, du @ W_h.T, dct * f
+    du_f[...] = dct * cache_t.c_prev * cfg.sigma1.grad(u_f - cfg.theta1)
+    du_i[...] = dct * cache_t.g * cfg.sigma1.grad(u_i - cfg.theta1)
+    du_g[...] = dct * cache_t.i * cfg.sigma2.grad(u_g - cfg.theta2)
+    du_o[...] = dh * cache_t.c * cfg.sigma1.grad(u_o - cfg.theta1)
+    return du, State(du @ p["W_h"].T, dct * cache_t.f), {}
+
+
+def reads(p, cfg):
+    """The :class:`Cache` fields :func:`step_backward` reads (``c_tilde`` only for the
+    Gaussian unit-state surrogate; ``h_prev`` never: it is the operand of dW_h, after the loop)."""
+    fields = {"c_prev", "u", "f", "i", "g", "o", "c"}
+    return (fields | {"c_tilde"}) if cfg.cell_grad == "gaussian" else fields
+
+
+# ======================================================================================
+# The sequence
+# ======================================================================================
+#: The spike fields of a Cache: stored only under a gradient-check twin (see restore).
+SPIKES = ("c_prev", "f", "i", "g", "o", "c")
+
+
+def restore(cache, t, cfg):
+    """The full :class:`Cache` of step ``t``, rebuilt from what the sequence forward stored.
+
+    This is the cell's one memory optimization. The forward stores ``hs`` (h[t-1], the
+    operand of dW_h; ``hs[1:]`` is also the output), ``us`` (the four potentials u),
+    ``c_tildes`` (c~) and the initial ``c0``: 6 values per unit and step, the theoretical
+    minimum. Every spike is an elementwise function of those — f, i, g, o = H(u - theta),
+    c[t] = H(c~[t] - theta_c), c[t-1] the previous step's c (``c0`` at t = 0) — and is
+    recomputed here with the forward's own expression, so bit for bit the forward's value,
+    instead of storing 5 more values per unit and step.
+
+    Under a gradient-check twin (the forward ran with ``ops`` other than ``ops.EXACT``)
+    the spikes are the twin's values — in the smooth twin the soft ``primitive(u)``, not
+    H(u - theta) — so the forward keeps them (``cache["twin_spikes"]``, the steps' caches
+    slimmed to :data:`SPIKES`) and they are used as they are.
+    """
+    h_prev, u, c_tilde = cache["hs"][t], cache["us"][t], cache["c_tildes"][t]
+    if cache["twin_spikes"] is not None:
+        return cache["twin_spikes"][t]._replace(h_prev=h_prev, u=u, c_tilde=c_tilde)
+    H = c_tilde.shape[1]
+    u_f, u_i, u_g, u_o = _blocks(u, H)
+    c_prev = cache["c0"] if t == 0 else surrogates.heaviside(cache["c_tildes"][t - 1] - cfg.theta_c)
+    return Cache(h_prev, c_prev, u,
+                 cfg.sigma1.spike(u_f - cfg.theta1), cfg.sigma1.spike(u_i - cfg.theta1),
+                 cfg.sigma2.spike(u_g - cfg.theta2), cfg.sigma1.spike(u_o - cfg.theta1),
+                 c_tilde, surrogates.heaviside(c_tilde - cfg.theta_c))
 
 
 class SpikingLSTM(Cell):
@@ -216,10 +308,6 @@ class SpikingLSTM(Cell):
     Config = Config
     State = State
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.sur = make_surrogates(self.config)
-
     def _init_params(self, rng):
         H, n = self.n_hidden, self.n_in
         if self.config.init == "he_normal":
@@ -230,62 +318,39 @@ class SpikingLSTM(Cell):
                 "W_h": std * rng.standard_normal((H, 4 * H)),
                 "b": np.zeros(4 * H)}
 
-    def _thetas(self):
-        """The (4H,) thresholds of the f, i, g, o blocks, in the cell's dtype."""
-        H, cfg = self.n_hidden, self.config
-        return np.repeat(np.array([cfg.theta1, cfg.theta1, cfg.theta2, cfg.theta1], self.dtype), H)
-
-    def _forward(self, x, state, twin):
+    def inputs(self, x):
+        """``a[t] = x[t] W_x`` for all steps at once: (T, B, 4H)."""
         T, B, _ = x.shape
-        H = self.n_hidden
-        p = self.params
-        A_x = (x.reshape(T * B, -1) @ p["W_x"]).reshape(T, B, 4 * H)  # all steps at once
+        return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, 4 * self.n_hidden)
+
+    def _forward(self, x, state, ops):
+        T, B, _ = x.shape
+        H, p, cfg = self.n_hidden, self.params, self.config
+        A = self.inputs(x)
+        # The stored minimum (see restore): h[t-1] (hs[1:] is also y), u, c~ and c0.
         hs = np.empty((T + 1, B, H), self.dtype)
         us = np.empty((T, B, 4 * H), self.dtype)
-        cts = np.empty((T, B, H), self.dtype)
+        c_tildes = np.empty((T, B, H), self.dtype)
         hs[0] = state.h
         c0 = state.c
-        # The spikes f, i, g, o and c are H(u - theta), H(c~ - theta_c) of the cached
-        # potentials: the backward recomputes them (cheap, elementwise) instead of caching
-        # 5 more values per unit. Under a gradient-check twin they are not those 0/1 values
-        # (the smooth twin's spikes are primitive(u)), so there the twin's values are kept.
-        keep = twin is not None
-        if keep:
-            gates = np.empty((T, B, 4 * H), self.dtype)
-            cs = np.empty((T + 1, B, H), self.dtype)
-            cs[0] = c0
+        twin_spikes = None if ops is EXACT else []
         for t in range(T):
-            hs[t + 1], state, (_, _, us[t], g_t, cts[t], c_t) = step_forward(
-                A_x[t], state, p["W_h"], p["b"], self.sur, twin)
-            if keep:
-                gates[t], cs[t + 1] = g_t, c_t
-        cache = _Cache({"x": x, "hs": hs, "us": us, "c_tildes": cts, "c0": c0, "final_state": state},
-                       thetas=self._thetas(), theta_c=self.config.theta_c)
-        if keep:
-            cache["gates"], cache["cs"] = gates, cs
+            hs[t + 1], state, cache_t = step_forward(A[t], state, p, cfg, ops)
+            us[t], c_tildes[t] = cache_t.u, cache_t.c_tilde
+            if twin_spikes is not None:
+                twin_spikes.append(slim(cache_t, SPIKES))
+        cache = {"x": x, "hs": hs, "us": us, "c_tildes": c_tildes, "c0": c0,
+                 "twin_spikes": twin_spikes, "final_state": state}
         return hs[1:], cache
 
     def _backward(self, dy, cache):
-        x, hs, us, cts = (cache[k] for k in ("x", "hs", "us", "c_tildes"))
+        x, hs = cache["x"], cache["hs"]
         T, B, _ = x.shape
-        p = self.params
-        theta_c = self.config.theta_c
-        # dict.get: the spikes kept by the forward (twin runs), else None -> recomputed
-        gates, cs = cache.get("gates"), cache.get("cs")
-        thetas = self._thetas()
+        p, cfg = self.params, self.config
         dU = np.empty((T, B, 4 * self.n_hidden), self.dtype)
-        dh = np.zeros_like(hs[0])
-        dc = np.zeros_like(hs[0])
-        c_t = cs[T] if cs is not None else surrogates.heaviside(cts[T - 1] - theta_c)
+        dstate = State(np.zeros_like(hs[0]), np.zeros_like(hs[0]))  # nothing after step T-1
         for t in reversed(range(T)):
-            if cs is not None:
-                c_prev = cs[t]
-            else:  # c[t-1] = H(c~[t-1] - theta_c), the forward's spike bit for bit
-                c_prev = cache["c0"] if t == 0 else surrogates.heaviside(cts[t - 1] - theta_c)
-            g_t = gates[t] if gates is not None else surrogates.heaviside(us[t] - thetas)
-            cache_t = (hs[t], c_prev, us[t], g_t, cts[t], c_t)
-            dU[t], dh, dc = step_backward(dh + dy[t], dc, cache_t, p["W_h"], self.sur)
-            c_t = c_prev
+            dU[t], dstate, _ = step_backward(dy[t], dstate, restore(cache, t, cfg), p, cfg)
         dU2 = dU.reshape(T * B, -1)
         grads = {"W_x": x.reshape(T * B, -1).T @ dU2,
                  "W_h": hs[:-1].reshape(T * B, -1).T @ dU2,
@@ -294,40 +359,12 @@ class SpikingLSTM(Cell):
         return dx, grads
 
 
-class _Cache(dict):
-    """The forward cache of :class:`SpikingLSTM`: a dict whose ``"gates"`` (T, B, 4H) and
-    ``"cs"`` (T+1, B, H) entries, when the forward did not store them (no twin), are
-    derived on first access from the potentials — ``H(u - theta)`` and ``H(c~ - theta_c)``
-    with ``cs[0]`` the initial state — and then kept. ``dict.get`` and ``in`` see only
-    what is stored (the backward uses that to choose stored or recomputed spikes)."""
-
-    def __init__(self, data, thetas, theta_c):
-        super().__init__(data)
-        self._thetas, self._theta_c = thetas, theta_c
-
-    def __missing__(self, key):
-        if key == "gates":
-            value = surrogates.heaviside(self["us"] - self._thetas)
-        elif key == "cs":
-            c0 = self["c0"]
-            value = np.concatenate([c0[None], surrogates.heaviside(self["c_tildes"] - self._theta_c)])
-        else:
-            raise KeyError(key)
-        self[key] = value
-        return value
-
-
-#: Configurations proven by `python -m snn_from_scratch gradcheck` (float64, both twins).
-PROOFS = {
-    "default": ({}, "frozen"),
-    "default (smooth)": ({}, "smooth"),
-    "cell_grad=constant": ({"cell_grad": "constant", "gamma": 0.7}, "frozen"),
-    "cell_grad=constant (smooth)": ({"cell_grad": "constant", "gamma": 0.7}, "smooth"),
-    "standard_normal init": ({"init": "standard_normal"}, "frozen"),
-}
-
-#: Keyword arguments the tour uses when it trains this cell (the paper's defaults).
-TOUR_CONFIG = {}
+# ======================================================================================
+# Helpers
+# ======================================================================================
+def _blocks(a, H):
+    """Views of the f, i, g, o blocks of a (B, 4H) array."""
+    return a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
 
 
 # ======================================================================================
@@ -370,14 +407,16 @@ def backward_variant(cell, dy, cache, variant=None):
     With ``variant=None`` this is a second, deliberately plain transcription of the exact
     backward (one loop, no step functions) and agrees with ``cell.backward``; each variant
     changes exactly the line the paper (or the authors' code) prints differently. Returns
-    ``(dx, grads)`` like ``cell.backward``. Used by the errata tests and chapter 04 only.
+    ``(dx, grads)`` like ``cell.backward``. The spikes of each step come from
+    :func:`restore`, as in ``cell.backward``. Used by the errata tests, chapter 04 and
+    ``experiments.lotfi`` (training with the authors' backward).
     """
     chosen = () if variant is None else ((variant,) if isinstance(variant, str) else tuple(variant))
     bad = [v for v in chosen if v not in ERRATA]
     if bad:
         raise ValueError(f"variant must be None, one of {sorted(ERRATA)} or a tuple of them, got {variant!r}")
-    cfg, sur, p = cell.config, cell.sur, cell.params
-    x, hs, cs, us, gates, cts = (cache[k] for k in ("x", "hs", "cs", "us", "gates", "c_tildes"))
+    cfg, p = cell.config, cell.params
+    x, hs, cts = cache["x"], cache["hs"], cache["c_tildes"]
     T, B, _ = x.shape
     H = cell.n_hidden
     W_x, W_h = p["W_x"], p["W_h"]
@@ -386,9 +425,9 @@ def backward_variant(cell, dy, cache, variant=None):
 
     def gauss(z):  # the surrogate of each block, evaluated at z (B, 4H)
         out = np.empty_like(z)
-        out[:, :2 * H] = sur.s1.grad(z[:, :2 * H])
-        out[:, 2 * H:3 * H] = sur.s2.grad(z[:, 2 * H:3 * H])
-        out[:, 3 * H:] = sur.s1.grad(z[:, 3 * H:])
+        out[:, :2 * H] = cfg.sigma1.grad(z[:, :2 * H])
+        out[:, 2 * H:3 * H] = cfg.sigma2.grad(z[:, 2 * H:3 * H])
+        out[:, 3 * H:] = cfg.sigma1.grad(z[:, 3 * H:])
         return out
 
     if "last_step_every_step" in chosen:
@@ -398,11 +437,11 @@ def backward_variant(cell, dy, cache, variant=None):
     dh_next = np.zeros((B, H), cell.dtype)
     dc_next = np.zeros((B, H), cell.dtype)
     for t in reversed(range(T)):
-        u, gts = us[t], gates[t]
-        f, i, g, o = _blocks(gts, H)
-        c_prev, c, ct = cs[t], cs[t + 1], cts[t]
+        s = restore(cache, t, cfg)
+        u, f, i, g, o = s.u, s.f, s.i, s.g, s.o
+        c_prev, c, ct = s.c_prev, s.c, s.c_tilde
         dh = dy[t] + (0 if "no_recurrent_dh" in chosen else dh_next)
-        s_c = sur.sc.grad(ct - cfg.theta_c) if cfg.cell_grad == "gaussian" else cfg.gamma
+        s_c = cfg.sigma_c.grad(ct - cfg.theta_c) if cfg.cell_grad == "gaussian" else cfg.gamma
         c_used = ct if "unthresholded_c" in chosen else c
         c_prev_used = (cts[t - 1] if t > 0 else c_prev) if "unthresholded_c" in chosen else c_prev
         d_o = dh * c_used                                   # dL/do_t   (Eq. 4)
@@ -417,8 +456,8 @@ def backward_variant(cell, dy, cache, variant=None):
         dU[t] = sig * dgate
         if "wg_in_f" in chosen:
             # sigma_1'(Delta_1[w_{g,h} h_{t-1} + w_{g,x} x_t + b_{f,h} + b_{f,x}])
-            u_mix = x[t] @ W_x[:, 2 * H:3 * H] + hs[t] @ W_h[:, 2 * H:3 * H] + p["b"][:H]
-            dUmix[t] = sur.s1.grad(u_mix - cfg.theta1) * d_f
+            u_mix = x[t] @ W_x[:, 2 * H:3 * H] + s.h_prev @ W_h[:, 2 * H:3 * H] + p["b"][:H]
+            dUmix[t] = cfg.sigma1.grad(u_mix - cfg.theta1) * d_f
         if "sigma_outside" in chosen:
             # sigma'(Delta[u]) (w_{.,h} dL/dgate): w_{.,h} = W_h^T in our layout, so
             # w dL/dgate is dgate @ W_h (row vectors), the surrogate applied after it.
@@ -438,8 +477,3 @@ def backward_variant(cell, dy, cache, variant=None):
         grads["W_h"][:, :H] = Hp2.T @ dUmix.reshape(T * B, -1)
     dx = (dU2 @ W_x.T).reshape(x.shape)
     return dx, grads
-
-#: Finite-difference settings for this cell's proofs in the tests and chapter 04: check_cell's
-#: defaults (2-point central differences, h = 1e-5, and a floor that excuses only errors at
-#: the round-off of the difference quotient, eps*sum|dy*y|/h). Planted bugs give errors of order 1.
-PROOF_OPTIONS = {}

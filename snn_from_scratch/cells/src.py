@@ -2,7 +2,39 @@
 
 A recurrent cell derived from the GRU through the Bistable Recurrent Cell (``brc``) that
 communicates with spikes yet is built from smooth functions only (apart from the switch
-of ``z_s``)::
+of ``z_s``).
+
+Notation
+--------
+``s_in[t]`` (B, n_in)
+    the input spikes at step t (any real input works too); ``T`` steps, ``B`` sequences,
+    ``H`` neurons (in shapes; ``H(.)`` with an argument is the Heaviside step below).
+``W (n_in, H)``, ``b_h (H)``
+    the learnable parameters (the paper's ``W_s`` and ``b_h``).
+``a[t] = s_in[t] W`` (B, H)
+    the step's input projection, computed for all steps before the loop (:meth:`SRC.inputs`).
+``i[t]`` (B, H)
+    the leaky integrator of the input spikes (the synaptic current); ``alpha`` its leak.
+``x[t]`` (B, H)
+    the saturated input ``rho tanh(i / rho)``, in (-rho, rho).
+``h[t]``, ``h_s[t]`` (B, H)
+    the fast and the slow state.
+``r``, ``r_s``
+    the fixed feedback gains of ``h[t-1]`` (positive: the rising edge of a spike) and of
+    ``h_s[t-1]`` (negative: the falling edge and the refractory period).
+``z_s[t]`` (B, H)
+    the update gate of ``h_s``: ``z_hyp`` below the switch point 0.5 (slow, hyperpolarized),
+    ``z_dep`` above it (fast, during a spike).
+``u[t]`` (B, H)
+    the pre-activation of 3d (the argument of its tanh).
+``s[t]`` (B, H)
+    the output spikes (the paper's ``s_out``), also the cell's output ``y[t]``.
+``H(v)``
+    the Heaviside step: 1 where v > 0, else 0.
+``dX``
+    the gradient of the loss with respect to ``X``.
+
+Equations (one step)::
 
     i[t]   = alpha * i[t-1] + s_in[t] W                                   (3a)
     x[t]   = rho * tanh(i[t] / rho)                                       (3b)
@@ -11,17 +43,13 @@ of ``z_s``)::
     h_s[t] = z_s[t] * h_s[t-1] + (1 - z_s[t]) * h[t-1]                    (3e)
     s[t]   = ReLU(h[t])                                                   (3f)
 
-``i`` is a leaky integrator of the input spikes (the synapse), ``x`` its saturation to
-(-rho, rho), ``h`` the fast state (positive feedback ``r h``, the BRC's bistability: the
-rising edge of a spike), ``h_s`` a slow state lagging behind ``h`` (negative feedback
-``r_s h_s``: the falling edge and the refractory period). The paper fixes the BRC's gates
-``z = 0``, ``r = 2``, ``r_s = -7``; ``z_s`` jumps from ``z_hyp`` (slow, below threshold)
-to ``z_dep`` (fast, during a spike) when ``h`` exceeds 0.5. Following DESIGN.md the
-switch reads ``h[t-1]`` (the paper writes ``z_s[h]`` and ``h[t]``; ``h[t]`` is not yet
-known when ``h_s[t]`` is formed from ``h[t-1]``, so the previous value is the causal
-reading). Learnable: ``W (n_in, H)`` and ``b_h (H)`` (§4.4); ``b_h`` starts at ``b_h_init``
-(-6) and :meth:`SRC.project` clamps it to ``<= b_h_max`` (-4) after every optimizer step
-(§3.1: a too large bias makes the neuron saturate).
+The paper fixes the BRC's gates ``z = 0``, ``r = 2``, ``r_s = -7`` and ``z_hyp = 0.9``,
+``z_dep = 0``. Following docs/design.md the switch reads ``h[t-1]`` (the paper writes
+``z_s[h]`` and ``h[t]``; ``h[t]`` is not yet known when ``h_s[t]`` is formed from
+``h[t-1]``, so the previous value is the causal reading). Learnable: ``W`` and ``b_h``
+(§4.4); ``b_h`` starts at ``b_h_init`` (-6) and :meth:`SRC.project` clamps it to
+``<= b_h_max`` (-4) after every optimizer step (§3.1: a too large bias makes the neuron
+saturate).
 
 Backward (the two switches of §4.4)
 -----------------------------------
@@ -31,12 +59,24 @@ Backward (the two switches of §4.4)
 ``detach_recurrent`` (default True)
     ``h[t-1]`` and ``h_s[t-1]`` are constants wherever they appear (in 3c, 3d and 3e): the
     only path back in time is the integrator ``i`` (as in a LIF neuron's synapse).
-The Heaviside of 3c is a switch, not a spike: its derivative is taken as zero (DESIGN.md).
-With both switches off ``backward`` is the exact gradient of Eq. 3 (away from the
-``z_s`` step and the ReLU kink). Gradient proofs route the switch through
-``gradcheck.detach`` (its pattern reported as flips), the ReLU (plain or bypassed)
-through ``gradcheck.straight_through`` and the detached states through
-``gradcheck.detach``.
+
+The Heaviside of 3c is a switch, not a spike: its derivative is taken as zero. With both
+switches off ``backward`` is the exact gradient of Eq. 3 (away from the ``z_s`` step and
+the ReLU kink). One step backward, with ``dh``, ``dh_s``, ``di`` what step t+1 sends back
+to ``h[t]``, ``h_s[t]``, ``i[t]`` and ``dy[t]`` the gradient reaching ``s[t]`` from above::
+
+    dh      = dh + dy[t] * (1 if bypass_relu else H(h[t]))               (3f)
+    du      = dh * (1 - h[t]^2)                                          (3d)
+    di      = di + du * (1 - (x[t] / rho)^2)                              (3b)
+    da[t]   = di;   di[t-1] = alpha * di;   db_h += sum over the batch of du   (3a, 3d)
+    dh[t-1]   = r du + (1 - z_s) dh_s     } without detach_recurrent (3d, 3e);
+    dh_s[t-1] = r_s du + z_s dh_s         } zeros with it
+
+and, after the loop, ``dW = S_in^T dA`` and ``ds_in = dA W^T``. The forward routes its
+non-differentiable points through ``ops`` (:mod:`snn_from_scratch.ops`): the switch of 3c
+and the detached states through ``ops.detach`` (the switch's pattern reported as flips by
+a gradient check), the ReLU's backward rule (plain or bypassed) through
+``ops.straight_through``.
 
 Shapes: s_in (T, B, n_in), s (T, B, H). State ``(i, h, h_s)``, zeros by default.
 """
@@ -48,11 +88,11 @@ from typing import NamedTuple, Optional
 import numpy as np
 import scipy.sparse
 
-from .. import gradcheck as gc
-from .base import Cell
+from ..ops import EXACT
+from .base import Cell, check_flag, check_real, slim
 
-__all__ = ["SRC", "State", "Config", "step_forward", "step_backward", "activity", "trace",
-           "PROOFS", "TOUR_CONFIG"]
+__all__ = ["SRC", "State", "Config", "Cache", "step_forward", "step_backward", "reads",
+           "activity", "trace"]
 
 
 class State(NamedTuple):
@@ -81,105 +121,107 @@ class Config:
     detach_recurrent: bool = True
 
     def __post_init__(self):
-        for name in ("alpha", "rho", "r", "r_s", "z_hyp", "z_dep", "b_h_init"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(v):
-                raise ValueError(f"src config {name} must be a finite number, got {v!r}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"src config alpha (integrator leak) must be in [0, 1], got {self.alpha}")
-        if self.rho <= 0:
-            raise ValueError(f"src config rho (input saturation) must be > 0, got {self.rho}")
-        for name in ("z_hyp", "z_dep"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"src config {name} must be in [0, 1], got {getattr(self, name)}")
+        check_real("alpha", self.alpha, 0.0, 1.0)          # the integrator's leak
+        check_real("rho", self.rho, low=0.0, low_open=True)  # the input saturation
+        check_real("r", self.r)
+        check_real("r_s", self.r_s)
+        check_real("z_hyp", self.z_hyp, 0.0, 1.0)
+        check_real("z_dep", self.z_dep, 0.0, 1.0)
+        check_real("b_h_init", self.b_h_init)
         if self.b_h_max is not None:
-            if isinstance(self.b_h_max, bool) or not isinstance(
-                    self.b_h_max, (int, float, np.integer, np.floating)) or not np.isfinite(self.b_h_max):
-                raise ValueError(f"src config b_h_max must be a finite number or None, got {self.b_h_max!r}")
+            check_real("b_h_max", self.b_h_max)
             if self.b_h_init > self.b_h_max:
-                raise ValueError(f"src config b_h_init ({self.b_h_init}) must be <= b_h_max "
-                                 f"({self.b_h_max})")
-        for name in ("bypass_relu", "detach_recurrent"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise TypeError(f"src config {name} must be a bool, got {getattr(self, name)!r}")
+                raise ValueError(f"b_h_init ({self.b_h_init}) must be <= b_h_max ({self.b_h_max})")
+        check_flag("bypass_relu", self.bypass_relu)
+        check_flag("detach_recurrent", self.detach_recurrent)
 
 
-def step_forward(a_t, state, b_h, config, twin=None):
+class Cache(NamedTuple):
+    x: np.ndarray    # (B, H) saturated input, Eq. 3b
+    z_s: np.ndarray  # (B, H) the switched gate of h_s, Eq. 3c
+    h: np.ndarray    # (B, H) fast state h[t], Eq. 3d
+
+
+def step_forward(a_t, state, p, cfg, ops=EXACT):
     """One step of Eq. 3. ``a_t`` (B, H) is this step's input ``s_in[t] W``.
 
-    Returns ``(s, State(i, h, h_s), cache_t)`` with ``cache_t = (x, h, above)``: what the
-    backward step needs (``above = h[t-1] > 0.5``, the pattern of the ``z_s`` switch).
+    Returns ``(s, State(i, h, h_s), Cache(x, z_s, h))``.
     """
-    c = config
+    c = cfg
     i_prev, h_prev, hs_prev = state
     i = c.alpha * i_prev + a_t                                     # 3a
     x = c.rho * np.tanh(i / c.rho)                                 # 3b
-    if c.detach_recurrent:   # constants wherever they appear (twin: recorded and replayed)
-        h_prev = gc.detach(h_prev, twin)
-        hs_prev = gc.detach(hs_prev, twin)
+    if c.detach_recurrent:   # constants wherever they appear
+        h_prev = ops.detach(h_prev)
+        hs_prev = ops.detach(hs_prev)
     above = h_prev > 0.5
-    # 3c: a switch with zero derivative; the twin replays its value and reports flips.
-    z_s = gc.detach(np.where(above, c.z_dep, c.z_hyp).astype(i.dtype, copy=False), twin,
-                    discrete=above)
-    h = np.tanh(x + c.r * h_prev + c.r_s * hs_prev + b_h)         # 3d
+    # 3c: a switch with zero derivative (a gradient check reports its changes as flips).
+    z_s = ops.detach(np.where(above, c.z_dep, c.z_hyp).astype(i.dtype, copy=False),
+                     discrete=above)
+    h = np.tanh(x + c.r * h_prev + c.r_s * hs_prev + p["b_h"])    # 3d
     h_s = z_s * hs_prev + (1.0 - z_s) * h_prev                     # 3e
     s = np.maximum(h, 0.0)                                         # 3f
-    if twin is not None:     # the backward rule of the ReLU: identity (bypass) or H(h)
-        proxy = (lambda: h) if c.bypass_relu else (lambda: np.maximum(h, 0.0))
-        s = gc.straight_through(s, proxy, twin, discrete=h > 0)
-    return s, State(i, h, h_s), (x, h, above)
+    # the backward rule of the ReLU: the identity (bypass) or H(h)
+    proxy = (lambda: h) if c.bypass_relu else (lambda: np.maximum(h, 0.0))
+    s = ops.straight_through(s, proxy, discrete=h > 0)
+    return s, State(i, h, h_s), Cache(x, z_s, h)
 
 
-def step_backward(ds, carry, cache_t, config):
+def step_backward(dy_t, dstate, cache_t, p, cfg):
     """Backward of one step.
 
-    ``ds`` (B, H): gradient reaching ``s[t]``; ``carry = (di, dh, dh_s)``: gradients
-    reaching ``i[t]``, ``h[t]``, ``h_s[t]`` from step t+1 (``dh``, ``dh_s`` are zeros
-    under ``detach_recurrent``); ``cache_t = (x, h, above)`` from :func:`step_forward`.
+    ``dy_t`` (B, H): the gradient reaching ``s[t]`` from above; ``dstate``: a ``State`` of
+    the gradients reaching ``i[t]``, ``h[t]``, ``h_s[t]`` from step t+1 (``h`` and ``h_s``
+    are zeros under ``detach_recurrent``).
 
-    Returns ``(da, du, carry_prev)``: ``da`` = dL/d(s_in[t] W) (B, H), ``du`` the gradient
-    of the pre-activation of 3d (its sum is ``b_h``'s gradient) and the carry to step t-1:
+    Returns ``(da, dstate_prev, {"b_h": du})``: ``da`` = dL/d(s_in[t] W) (B, H), the
+    ``State`` of the gradients reaching step t-1's ``i``, ``h``, ``h_s``, and ``du`` (B, H)
+    the gradient of the pre-activation of 3d (summed over the batch it is this step's part
+    of ``b_h``'s gradient):
 
-    * 3f: ``dh = carry_h + ds * (1 if bypass_relu else H(h))``;
+    * 3f: ``dh = dh + dy_t * (1 if bypass_relu else H(h))``;
     * 3d: ``du = dh (1 - h^2)``;
-    * 3b: ``di = carry_i + du (1 - (x/rho)^2)`` (d/di rho tanh(i/rho) = 1 - tanh^2);
+    * 3b: ``di = di + du (1 - (x/rho)^2)`` (d/di rho tanh(i/rho) = 1 - tanh^2);
     * 3a: ``da = di``, ``di_prev = alpha di``;
     * 3d, 3e (only without ``detach_recurrent``; z_s is a switch, no derivative):
       ``dh_prev = r du + (1 - z_s) dh_s``, ``dh_s_prev = r_s du + z_s dh_s``.
     """
-    c = config
-    di, dh, dhs = carry
-    x, h, above = cache_t
+    c = cfg
+    di, dh, dhs = dstate
+    x, h = cache_t.x, cache_t.h
     if c.bypass_relu:
-        dh = dh + ds
+        dh = dh + dy_t
     else:
-        dh = dh + ds * (h > 0)
+        dh = dh + dy_t * (h > 0)
     du = dh * (1.0 - h * h)
     xr = x / c.rho
     di = di + du * (1.0 - xr * xr)
     if c.detach_recurrent:
-        dh_prev = dhs_prev = None     # no path through h[t-1], h_s[t-1]
+        zero = np.zeros_like(du)      # no path through h[t-1], h_s[t-1]
+        dstate_prev = State(c.alpha * di, zero, zero)
     else:
-        z_s = np.where(above, c.z_dep, c.z_hyp).astype(du.dtype, copy=False)
-        dh_prev = c.r * du + (1.0 - z_s) * dhs
-        dhs_prev = c.r_s * du + z_s * dhs
-    return di, du, (c.alpha * di, dh_prev, dhs_prev)
+        z_s = cache_t.z_s
+        dstate_prev = State(c.alpha * di, c.r * du + (1.0 - z_s) * dhs, c.r_s * du + z_s * dhs)
+    return di, dstate_prev, {"b_h": du}
+
+
+def reads(p, cfg):
+    """The ``Cache`` fields :func:`step_backward` reads: ``z_s`` only without
+    ``detach_recurrent``."""
+    return {"x", "h"} if cfg.detach_recurrent else {"x", "z_s", "h"}
 
 
 class SRC(Cell):
     """Spiking Recurrent Cell layer. Params ``W (n_in, H)``, ``b_h (H)``.
 
     Initialization (Appendix A): ``W`` Xavier-uniform, U(-sqrt(6/(n_in+H)), +sqrt(...));
-    ``b_h = b_h_init`` (-6). ``project()`` clamps ``b_h <= b_h_max``.
-    ``wants_spike_input``: the proof harness feeds 0/1 spike trains (the SRC's inputs are
-    spikes; a continuous input works too).
+    ``b_h = b_h_init`` (-6). ``project()`` clamps ``b_h <= b_h_max``. The inputs are
+    meant to be 0/1 spike trains (a continuous input works too).
     """
 
     name = "src"
     Config = Config
     State = State
-    wants_spike_input = True
 
     def _init_params(self, rng):
         n, H = self.n_in, self.n_hidden
@@ -192,39 +234,41 @@ class SRC(Cell):
             np.minimum(self.params["b_h"], self.dtype.type(self.config.b_h_max),
                        out=self.params["b_h"])
 
-    def _forward(self, x, state, twin):
+    def inputs(self, x):
+        """``a[t] = s_in[t] W`` for all steps at once: (T, B, H) (a sparse product for
+        sparse spike trains, see :func:`_input_matrix`)."""
         T, B, _ = x.shape
-        H = self.n_hidden
-        c, p = self.config, self.params
         X = _input_matrix(x.reshape(T * B, -1))
-        A = np.asarray(X @ p["W"]).reshape(T, B, H)  # all steps' inputs at once
-        s = np.empty((T, B, H), self.dtype)
-        xs = np.empty((T, B, H), self.dtype)
-        hs = np.empty((T + 1, B, H), self.dtype)
-        above = np.empty((T, B, H), bool)
-        hs[0] = state.h
+        return np.asarray(X @ self.params["W"]).reshape(T, B, self.n_hidden)
+
+    def _forward(self, x, state, ops):
+        T, B, _ = x.shape
+        c, p = self.config, self.params
+        A = self.inputs(x)
+        keep = reads(p, c)
+        s = np.empty((T, B, self.n_hidden), self.dtype)
+        steps = []
         for t in range(T):
-            s[t], state, (xs[t], _, above[t]) = step_forward(A[t], state, p["b_h"], c, twin)
-            hs[t + 1] = state.h
-        return s, {"x_in": x, "X": X, "x": xs, "h": hs, "above": above, "final_state": state}
+            s[t], state, cache_t = step_forward(A[t], state, p, c, ops)
+            steps.append(slim(cache_t, keep))
+        return s, {"x": x, "steps": steps, "final_state": state}
 
     def _backward(self, dy, cache):
-        x_in, xs, hs, above = cache["x_in"], cache["x"], cache["h"], cache["above"]
-        T, B, _ = x_in.shape
+        x, steps = cache["x"], cache["steps"]
+        T, B, _ = x.shape
         H = self.n_hidden
         c, p = self.config, self.params
         dA = np.empty((T, B, H), self.dtype)
         db = np.zeros(H, self.dtype)
         zero = np.zeros((B, H), self.dtype)
-        carry = (zero, zero, zero)
+        dstate = State(zero, zero, zero)  # nothing comes back from after the last step
         for t in reversed(range(T)):
-            dA[t], du, carry = step_backward(dy[t], carry, (xs[t], hs[t + 1], above[t]), c)
-            db += du.sum(0)
-            if carry[1] is None:
-                carry = (carry[0], zero, zero)
+            dA[t], dstate, dp_t = step_backward(dy[t], dstate, steps[t], p, c)
+            db += dp_t["b_h"].sum(0)
         dA2 = dA.reshape(T * B, H)
-        grads = {"W": np.asarray(cache["X"].T @ dA2), "b_h": db}
-        dx = (dA2 @ p["W"].T).reshape(x_in.shape)
+        X = _input_matrix(x.reshape(T * B, -1))  # rebuilt, not stored: cheap next to X^T dA
+        grads = {"W": np.asarray(X.T @ dA2), "b_h": db}
+        dx = (dA2 @ p["W"].T).reshape(x.shape)
         return dx, grads
 
 
@@ -269,49 +313,22 @@ def trace(cell, x, state=None):
 
     A dict of (T, B, H) arrays ``i``, ``x`` (3b), ``z_s``, ``h``, ``h_s``, ``s`` and the
     feedbacks ``pos = r h[t-1]`` and ``neg = r_s h_s[t-1]`` that enter 3d (Appendix B,
-    Figure 6). For figures; it calls the same ``step_forward`` as ``forward``.
+    Figure 6). For figures; it reads the steps of ``cell.trace`` (the same
+    ``step_forward`` as ``forward``).
     """
     if not isinstance(cell, SRC):
         raise TypeError(f"trace needs an SRC cell, got {type(cell).__name__}")
-    y, cache = cell.forward(x, state)  # validation + the reference output
-    T, B, _ = x.shape
-    st = cell.init_state(B) if state is None else State(*state)
-    A = (x.reshape(T * B, -1) @ cell.params["W"]).reshape(T, B, -1)
     c = cell.config
-    out = {k: np.empty((T, B, cell.n_hidden), cell.dtype) for k in
-           ("i", "x", "z_s", "h", "h_s", "s", "pos", "neg")}
-    for t in range(T):
-        out["pos"][t] = c.r * st.h
-        out["neg"][t] = c.r_s * st.h_s
-        out["s"][t], st, (out["x"][t], _, above) = step_forward(A[t], st, cell.params["b_h"], c)
-        out["z_s"][t] = np.where(above, c.z_dep, c.z_hyp)
-        out["i"][t], out["h"][t], out["h_s"][t] = st
-    assert np.array_equal(out["s"], y)
-    return out
-
-
-#: Constants under which the registry proofs run: the paper's, except the bias. At the
-#: initial b_h = -6 every neuron rests deep in tanh's saturated tail (1 - h^2 ~ 1e-5) and
-#: most gradient entries sit at the round-off floor of central differences; b_h = -2 keeps
-#: the neurons active (h crosses 0 and 0.5 often, so the ReLU rule and the z_s switch
-#: are exercised) with the same code path. tests/test_src.py also checks b_h = -6.
-PROOF_CONSTANTS = {"b_h_init": -2.0, "b_h_max": None}
-
-#: Configurations proven by `python -m snn_from_scratch gradcheck`. No surrogate spikes:
-#: the frozen twin replays the z_s switch, the detached states and the ReLU rule.
-PROOFS = {
-    "exact (no bypass, no detach)": (dict(PROOF_CONSTANTS, bypass_relu=False,
-                                          detach_recurrent=False), "frozen"),
-    "bypass_relu": (dict(PROOF_CONSTANTS, bypass_relu=True, detach_recurrent=False), "frozen"),
-    "detach_recurrent": (dict(PROOF_CONSTANTS, bypass_relu=False, detach_recurrent=True), "frozen"),
-    "bypass + detach (default)": (dict(PROOF_CONSTANTS), "frozen"),
-}
-
-#: How `python -m snn_from_scratch tour` trains the SRC on MNIST-1D: the paper's
-#: configuration (both switches on) read by the paper's fixed leaky-integrator readout
-#: (a final layer of 100 neurons, §4.2), which learned better than a linear readout on the
-#: last step in a 5-epoch trial (24% vs 11% test accuracy; MNIST-1D's single continuous
-#: input channel is far from the spike trains the SRC was designed for).
-TOUR_CONFIG = {}
-TOUR_READOUT = "leaky"
-TOUR_LR = 1e-2
+    prev = cell.init_state(x.shape[1]) if state is None else State(*state)
+    out = {k: [] for k in ("i", "x", "z_s", "h", "h_s", "s", "pos", "neg")}
+    for s_t, st, cache_t in cell.trace(x, state):
+        out["pos"].append(c.r * prev.h)      # the feedbacks that entered 3d at this step
+        out["neg"].append(c.r_s * prev.h_s)
+        out["s"].append(s_t)
+        out["x"].append(cache_t.x)
+        out["z_s"].append(cache_t.z_s)
+        out["i"].append(st.i)
+        out["h"].append(st.h)
+        out["h_s"].append(st.h_s)
+        prev = st
+    return {k: np.stack(v).astype(cell.dtype, copy=False) for k, v in out.items()}

@@ -4,14 +4,16 @@ Each paper has a module here (``lotfi``, ``ponghiran``, ``degeeter``) that defin
 ``EXPERIMENTS = {"lotfi-sinusoid": function, ...}``. Every experiment function takes the
 parsed common options (``args.fast``, ``args.seed``, ``args.out``, ``args.data_dir``),
 prints its table, saves its figure(s) under ``args.out`` and returns a dict of results
-that the chapters display.
+that the chapters display. Helpers they share are in :mod:`.common`; ``fast_mode`` lives
+in :mod:`snn_from_scratch.runtime` (re-exported here for the chapters).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pathlib
+
+from ..runtime import fast_mode
 
 PAPER_MODULES = ("lotfi", "ponghiran", "degeeter")
 
@@ -28,11 +30,6 @@ def registry():
             raise
         out.update(mod.EXPERIMENTS)
     return out
-
-
-def fast_mode():
-    """True when ``SNN_FAST=1``: shrink data and epochs (CI and quick looks)."""
-    return os.environ.get("SNN_FAST", "0") not in ("", "0", "false", "False")
 
 
 def parser():

@@ -22,16 +22,16 @@ paper's Table 1 (1 layer = no hidden layer).
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 
 import numpy as np
 
-from .. import cells, datasets, encoding, network, optim
+from .. import cells, datasets, encoding, network, optim, training
 from ..cells import lif as lif_module
 from ..cells import src as src_module
 from ..layers import LeakyReadout
+from .common import pick_scale, pyplot, save_json
 
 __all__ = ["EXPERIMENTS", "SCALES", "PAPER", "build", "make_encoder", "train_model",
            "spike_generation", "bypass", "detach", "shallow", "deep", "step_time"]
@@ -69,10 +69,6 @@ SCALES = {
 }
 
 LR, BATCH, CLIP, N_FINAL, N_CLASSES = 5e-3, 64, 1.0, 100, 10
-
-
-def scale(args):
-    return dict(SCALES["fast" if getattr(args, "fast", False) else "full"])
 
 
 def _scaled_note(sc):
@@ -128,9 +124,9 @@ def train_model(net, data, encode, epochs, seed=0, progress=False):
     opt = optim.Adam(net.params, lr=LR)
     sched = optim.CosineAnnealing(opt, T_max=max(1, epochs))
     rng = np.random.default_rng(seed)
-    hist = network.train(net, data["X"], data["y"], opt, epochs, BATCH, rng, encode=encode,
-                         X_val=data["Xv"], y_val=data["yv"], schedule=sched, clip=CLIP,
-                         progress=progress)
+    hist = training.train(net, data["X"], data["y"], opt, epochs, BATCH, rng, encode=encode,
+                          X_val=data["Xv"], y_val=data["yv"], schedule=sched, clip=CLIP,
+                          progress=progress)
     return hist
 
 
@@ -146,21 +142,10 @@ def layer_activity(net, X, encode, seed=0, batch=256):
     return tot / len(X)
 
 
-def _save(out, name, obj):
-    p = pathlib.Path(out) / f"{name}.json"
-    p.write_text(json.dumps(obj, indent=1, default=float))
-    return p
-
-
 def _integer_epochs(axes):
     from matplotlib.ticker import MaxNLocator
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _plt():
-    import matplotlib.pyplot as plt  # headless: matplotlib falls back to Agg by itself
-    return plt
 
 
 # --------------------------------------------------------------------------------------
@@ -221,7 +206,7 @@ def spike_generation(args):
         print(f"  {r['z_s']:<24} spikes {r['spikes']:>3d}  mean duration {r['mean_duration']:.2f} steps")
     print("  paper: the variable z_s makes spikes shorter (fast falling edge) and keeps the "
           "refractory period long")
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(biases) + 1, 1, figsize=(9, 8), sharex=True)
     axes[0].plot(x, color="k")
     axes[0].set_ylabel("input x")
@@ -254,7 +239,7 @@ def spike_generation(args):
     fig.savefig(p2, dpi=110)
     plt.close(fig)
     res = {"biases": rows, "z_s": zrows, "figures": [str(p1), str(p2)]}
-    _save(args.out, "degeeter-spikes", res)
+    save_json(args.out, "degeeter-spikes", res)
     return res
 
 
@@ -262,7 +247,7 @@ def spike_generation(args):
 # Figure 2 (bypass) and the detach comparison
 # --------------------------------------------------------------------------------------
 def _compare_variants(args, name, variants, title, paper_note):
-    sc = scale(args)
+    sc = pick_scale(SCALES, args)
     data = load_data(sc, args.data_dir, seed=args.seed)
     enc = make_encoder("rate", sc["T"])
     curves = {}
@@ -287,7 +272,7 @@ def _compare_variants(args, name, variants, title, paper_note):
         summary[lab] = dict(train_loss=tl, val_acc=va, test_acc=te)
         print(f"  {lab:<28}{tl:>18.4f}{100 * va:>15.2f}%{100 * te:>9.2f}%")
     print("  paper: " + paper_note)
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for j, (lab, runs) in enumerate(curves.items()):
         for r in runs:
@@ -306,7 +291,7 @@ def _compare_variants(args, name, variants, title, paper_note):
     fig.savefig(p, dpi=110)
     plt.close(fig)
     res = {"curves": curves, "summary": summary, "scale": sc, "figure": str(p)}
-    _save(args.out, name, res)
+    save_json(args.out, name, res)
     return res
 
 
@@ -335,7 +320,7 @@ def detach(args):
 def shallow(args):
     """Table 1 and Figure 4: 1-3 layer SRC vs LIF, MNIST (and Fashion-MNIST when fetched),
     rate and latency coding, with the activity T(s)."""
-    sc = scale(args)
+    sc = pick_scale(SCALES, args)
     sets = []
     for kind in ("mnist", "fashion-mnist"):
         try:
@@ -368,7 +353,7 @@ def shallow(args):
         print(f"  {r['dataset']:<14}{r['coding']:<8}{r['layers']:>7d}{r['neuron']:>8}{r['test_acc']:>11.2f}"
               f"{pp:>9}{r['activity']:>8.3f}{r['time']:>8.1f}")
     rows_fig = [r for r in rows if r["dataset"] == sets[0][0]]
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
     Ls = list(sc["shallow_layers"])
     for ax, coding in zip(axes, ("rate", "latency")):
@@ -386,13 +371,13 @@ def shallow(args):
     fig.savefig(p, dpi=110)
     plt.close(fig)
     res = {"rows": rows, "scale": sc, "figure": str(p)}
-    _save(args.out, "degeeter-shallow", res)
+    save_json(args.out, "degeeter-shallow", res)
     return res
 
 
 def deep(args):
     """Figure 5: 5/10/15-layer SRC vs LIF on MNIST rate coding: validation curves, epoch time."""
-    sc = scale(args)
+    sc = pick_scale(SCALES, args)
     sc = dict(sc, H=sc["deep_H"], T=sc["deep_T"], epochs=sc["deep_epochs"])
     data = load_data(sc, args.data_dir, seed=args.seed)
     enc = make_encoder("rate", sc["T"])
@@ -417,7 +402,7 @@ def deep(args):
         print(f"  {r['layers']:>7d}{r['neuron']:>8}{va:>32}{r['test_acc']:>11.2f}{r['test_loss']:>10.3f}"
               f"{np.nanmean(r['epoch_time']):>9.1f}")
     print("  paper: " + PAPER["figure5"])
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for r in runs:
         ls = "-" if r["neuron"] == "src" else "--"
@@ -444,7 +429,7 @@ def deep(args):
     fig.savefig(p, dpi=110)
     plt.close(fig)
     res = {"runs": runs, "scale": sc, "figure": str(p)}
-    _save(args.out, "degeeter-deep", res)
+    save_json(args.out, "degeeter-deep", res)
     return res
 
 
@@ -459,10 +444,7 @@ def step_time(n_layers=2, B=64, T=200, H=512, repeats=3, seed=0):
     times = []
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
-        _, g, _ = net.loss_and_grads(x, y)
-        optim.clip_grad_norm(g, CLIP)
-        opt.step(g)
-        net.project()
+        training.step(net, opt, x, y, clip=CLIP)
         times.append(time.perf_counter() - t0)
     return float(np.median(times[1:]))
 
