@@ -254,10 +254,9 @@ def ours_step(name, config, sz):
 
 
 def _torch_config(cell):
-    """The config dict and multi-bit range ``b`` the PyTorch version of ``cell`` needs."""
-    cfg = dataclasses.asdict(cell.config)
-    b = getattr(cell, "b", None) if cfg.get("output") == "multibit" else None
-    return cfg, (None if b is None else float(b))
+    """The config dict and the buffers (multi-bit range ``b``, batch norm's running
+    statistics) the PyTorch version of ``cell`` needs, as they are now."""
+    return dataclasses.asdict(cell.config), dict(getattr(cell, "buffers", {}))
 
 
 def torch_step(name, config, sz, fused=False):
@@ -270,7 +269,7 @@ def torch_step(name, config, sz, fused=False):
     from validation import torch_cells as tc
 
     cell, _ = make_ours(name, config, sz)
-    cfg, b = _torch_config(cell)
+    cfg, buffers = _torch_config(cell)
     x_np, dy_np = inputs(name, sz)
     x, dy = torch.from_numpy(x_np), torch.from_numpy(dy_np)
     if fused:
@@ -285,7 +284,7 @@ def torch_step(name, config, sz, fused=False):
         f = tc.TORCH_CELLS[name]
 
         def fwd():
-            return f(P, x, None, cfg, b)[0]
+            return f(P, x, None, cfg, buffers, training=True)[0]
     opt = torch.optim.Adam(params, lr=1e-3)
 
     def step():
@@ -352,10 +351,10 @@ def agreement(name, config, T=9, B=3, H=6, n_in=4):
     x, dy = inputs(name, sz, np.float64)
     y, cache = cell.forward(x)
     dx, grads = cell.backward(dy, cache)
-    cfg, b = _torch_config(cell)
+    cfg, buffers = _torch_config(cell)
     P = {k: torch.tensor(v, requires_grad=True) for k, v in cell.params.items()}
     xt = torch.tensor(x, requires_grad=True)
-    yt = tc.TORCH_CELLS[name](P, xt, None, cfg, b)[0]
+    yt = tc.TORCH_CELLS[name](P, xt, None, cfg, buffers)[0]
     (torch.tensor(dy) * yt).sum().backward()
     theirs = {"y": yt.detach().numpy(), "dx": xt.grad.numpy(),
               **{f"grads/{k}": v.grad.numpy() for k, v in P.items()}}

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import __version__, cells
 from .layers import LeakyReadout, Linear
+from .readouts import LeakyIntegrator
 from .network import Network
 from .runtime import jsonable
 
@@ -188,6 +189,8 @@ def _rebuild(model):
     dt = np.dtype(model["dtype"])
     if r["kind"] == "linear":
         ro = Linear(r["n_in"], r["n_out"], dtype=dt)
+    elif r["kind"] == "leaky_integrator":
+        ro = LeakyIntegrator(r["n_in"], r["n_out"], kappa=r["kappa"], reduce=r["reduce"], dtype=dt)
     elif r["kind"] == "leaky":
         ro = LeakyReadout(r["n_in"], r["n_out"], alpha=r["alpha"], neurons_per_class=r["neurons_per_class"],
                           dtype=dt, excite=r["excite"], inhibit=r["inhibit"])

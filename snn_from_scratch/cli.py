@@ -1,7 +1,9 @@
 """Command line: ``python -m snn_from_scratch COMMAND [options]``.
 
 Each command lives in the module that owns the work and exposes ``main(argv) -> int``;
-this file only dispatches, so that adding a command never touches another's code.
+this file only dispatches, so that adding a command never touches another's code. It also
+keeps two ordinary events from ending in a traceback: a closed pipe (``gradcheck --all |
+head``) and Ctrl-C.
 """
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ COMMANDS = {
                   "run one of the papers' experiments (list them with `reproduce --list`)"),
     "reference": ("snn_from_scratch.reference", "main",
                   "export / compare reference gradients for other frameworks"),
+    "fetch": ("snn_from_scratch.fetch", "main",
+              "download and verify the real data sets (mnist, fsdd, alice, ...)"),
+    "exercises": ("snn_from_scratch.exercises", "main",
+                  "build the students' exercise notebooks, or grade a solution with a diagnosis"),
 }
 #: Timings against PyTorch need torch, which the package never imports: they live outside it.
 NOT_HERE = {"bench": "benchmarks moved out of the package: run `python -m benchmarks.bench` "
@@ -53,4 +59,16 @@ def main(argv=None):
             print(f"command {cmd!r} is not available in this version", file=sys.stderr)
             return 2
         raise
-    return int(getattr(mod, func)(rest) or 0)
+    try:
+        return int(getattr(mod, func)(rest) or 0)
+    except BrokenPipeError:
+        # the reader went away (`... | head`): not an error of ours, and no traceback.
+        # Point stdout at /dev/null so that the interpreter's final flush stays quiet too.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,17 +1,25 @@
 """The model: a stack of recurrent layers with a readout and a loss, and its evaluation.
 
-``Network(layers=[cell, ...], readout=Linear(...) | LeakyReadout(...), loss, output)``
-feeds each layer's output sequence ``y (T, B, H)`` to the next layer as its input, then
-reads it out:
+``Network(layers=[cell, ...], readout, loss, output)`` feeds each layer's output sequence
+``y (T, B, H)`` to the next layer as its input, then reads it out:
 
 ``output="last"``
     with a :class:`~snn_from_scratch.layers.Linear` readout, the logits are
-    ``y[T-1] W + b`` (B, C); with a :class:`~snn_from_scratch.layers.LeakyReadout` the
-    leaky integrators read the whole sequence and return ``o[T]`` (B, C) (De Geeter et
-    al. §4.2). Targets: labels (B,) for cross-entropy, (B, C) for MSE.
+    ``y[T-1] W + b`` (B, C). A *sequence readout* reads the whole sequence and returns
+    (B, C): the learnable leaky integrator of :mod:`snn_from_scratch.readouts` (logits =
+    max, mean or last value over time of a leaky membrane) or the SRC paper's fixed
+    :class:`~snn_from_scratch.layers.LeakyReadout` (``o[T]``, De Geeter et al. §4.2).
+    Targets: labels (B,) for cross-entropy, (B, C) for MSE.
 ``output="all"``
     the Linear readout at every step, (T, B, C), with per-step targets: labels (T, B)
-    (or (B,), the same label at every step) for cross-entropy, (T, B, C) for MSE.
+    (or (B,), the same label at every step: cross-entropy at every step, "rate") for
+    cross-entropy, (T, B, C) for MSE.
+
+:func:`build` names them: ``readout="linear"`` (last step), ``"rate"`` (Linear at every
+step), ``"li-max"`` / ``"li-mean"`` / ``"li-last"`` (leaky integrator) and ``"leaky"``
+(the SRC paper's fixed readout). Why it matters for spiking layers: read only at its last
+step, a spiking layer gets gradient at one step, which BPTT must carry back through every
+spike's surrogate; a readout over time gives every step its own gradient.
 
 The backward pass is written by hand: the loss gives ``dout``; the readout's backward
 gives the gradient reaching the last layer's outputs (``dy[T-1]`` only, for a Linear
@@ -38,13 +46,24 @@ from . import cells
 from .cells.base import Cell
 from .layers import LeakyReadout, Linear, mse, softmax_cross_entropy
 from .ops import EXACT
+from .readouts import LeakyIntegrator
 from .runtime import jsonable
 
-__all__ = ["Network", "build", "evaluate", "accuracy", "default_encode", "batch_target",
+__all__ = ["Network", "build", "READOUTS", "evaluate", "accuracy", "default_encode", "batch_target",
            "check_data", "check_count"]
 
 LOSSES = ("cross_entropy", "mse")
 OUTPUTS = ("last", "all")
+#: readout name (build, the CLI's --readout) -> what it is
+READOUTS = {
+    "linear": "Linear on the last step",
+    "rate": "Linear at every step, cross-entropy at every step",
+    "li-max": "learnable leaky integrator, logits = max over time",
+    "li-mean": "learnable leaky integrator, logits = mean over time",
+    "li-last": "learnable leaky integrator, logits = last step",
+    "leaky": "the SRC paper's fixed leaky integrators (10 neurons per class)",
+}
+SEQUENCE_READOUTS = (LeakyReadout, LeakyIntegrator)  # read (T, B, H), return (B, C)
 
 
 class Network:
@@ -53,7 +72,7 @@ class Network:
     ``backward_rules`` (optional): ``{layer index: rule}`` with ``rule(cell, dy, cache) ->
     (dx, grads)`` used in place of that layer's ``cell.backward(dy, cache)`` — a substituted
     learning rule such as ``functools.partial(spiking_lstm.backward_variant,
-    variant=spiking_lstm.AUTHORS_CODE)``. The forward pass is unchanged; :meth:`backward`,
+    variant=spiking_lstm.AUTHORS_SCRIPTS["mnist"])``. The forward pass is unchanged; :meth:`backward`,
     :meth:`loss_and_grads` and therefore :func:`snn_from_scratch.training.train` use the
     rule. Such a network's "gradients" are not the gradient of its loss (nothing proves
     them): it is for comparing learning rules, as chapter 05 does.
@@ -67,14 +86,16 @@ class Network:
         for i, c in enumerate(layers):
             if not isinstance(c, Cell):
                 raise TypeError(f"layers[{i}] must be a cell built by cells.make, got {type(c).__name__}")
-        if not isinstance(readout, (Linear, LeakyReadout)):
-            raise TypeError(f"readout must be a Linear or LeakyReadout, got {type(readout).__name__}")
+        if not isinstance(readout, (Linear,) + SEQUENCE_READOUTS):
+            raise TypeError(f"readout must be a Linear, LeakyIntegrator or LeakyReadout, got "
+                            f"{type(readout).__name__}")
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        if isinstance(readout, LeakyReadout) and output != "last":
-            raise ValueError("LeakyReadout reads the final integrator value o[T]: use output='last'")
+        if isinstance(readout, SEQUENCE_READOUTS) and output != "last":
+            raise ValueError(f"{type(readout).__name__} reads the whole sequence and returns one "
+                             f"score per class: use output='last'")
         for i in range(1, len(layers)):
             if layers[i].n_in != layers[i - 1].n_hidden:
                 raise ValueError(f"layers[{i}].n_in = {layers[i].n_in} does not match "
@@ -152,7 +173,7 @@ class Network:
         for i, c in enumerate(self.layers):
             h, cache = c.forward(h, None if states is None else states[i], ops=ops)
             caches.append(cache)
-        if isinstance(self.readout, LeakyReadout):
+        if isinstance(self.readout, SEQUENCE_READOUTS):
             out, rcache = self.readout.forward(h)
         elif self.output == "last":
             out, rcache = self.readout.forward(h[-1])
@@ -224,25 +245,29 @@ class Network:
 
 
 def build(cell, n_in, n_hidden, n_out, n_layers=1, readout="linear", loss="cross_entropy",
-          output="last", seed=0, dtype=np.float64, config=None, backward_rules=None):
+          output="last", seed=0, dtype=np.float64, config=None, backward_rules=None, kappa=0.9):
     """Convenience: ``n_layers`` cells of type ``cell`` (same ``config`` dict) and a readout.
 
     ``config`` is a dict of the cell's keywords (not ``**kwargs``: a cell option may share
     a name with a network argument, e.g. the LIF's ``output``).
-    Layer ``i`` is seeded ``seed + i``, the readout ``seed + n_layers``. ``readout`` is
-    ``"linear"`` or ``"leaky"`` (then the last layer must have ``10 * n_out`` neurons).
+    Layer ``i`` is seeded ``seed + i``, the readout ``seed + n_layers``. ``readout`` is a
+    key of :data:`READOUTS` (``"leaky"``: the last layer must have ``10 * n_out`` neurons;
+    ``"rate"`` sets ``output="all"``); ``kappa`` is the leaky integrator's leak.
     ``backward_rules``: see :class:`Network`.
     """
     check_count("n_layers", n_layers)
     config = {} if config is None else dict(config)
     layers = [cells.make(cell, n_in if i == 0 else n_hidden, n_hidden, seed=seed + i, dtype=dtype, **config)
               for i in range(n_layers)]
-    if readout == "linear":
+    if readout in ("linear", "rate"):
         ro = Linear(n_hidden, n_out, seed=seed + n_layers, dtype=dtype)
+        output = "all" if readout == "rate" else output
     elif readout == "leaky":
         ro = LeakyReadout(n_hidden, n_out, dtype=dtype)
+    elif readout in ("li-max", "li-mean", "li-last"):
+        ro = LeakyIntegrator(n_hidden, n_out, kappa=kappa, reduce=readout[3:], seed=seed + n_layers, dtype=dtype)
     else:
-        raise ValueError(f"readout must be 'linear' or 'leaky', got {readout!r}")
+        raise ValueError(f"readout must be one of {sorted(READOUTS)}, got {readout!r}")
     return Network(layers, ro, loss=loss, output=output, backward_rules=backward_rules)
 
 

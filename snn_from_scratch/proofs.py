@@ -31,22 +31,38 @@ import numpy as np
 from . import cells
 from .gradcheck import check_cell
 
-__all__ = ["PROOFS", "SPIKE_INPUT", "describe", "rows_of", "proofs_of", "prove", "run_proofs",
+__all__ = ["PROOFS", "SPIKE_INPUT", "LIF_GENERIC", "GATED_GENERIC", "describe", "rows_of", "proofs_of", "prove", "run_proofs",
            "ProofResult", "format_header", "format_row", "main"]
 
 SIZES_T = (1, 2, 7)
 N_IN, N_HIDDEN, BATCH = 4, 5, 3
 
 
+#: A generic point for the LIF family's proofs (docs/design.md, "Proving gradients"): a
+#: threshold other than 1, decays off their defaults, and every per-neuron parameter
+#: (learnable alpha/threshold/beta, batch norm's scale and shift, gated biases) drawn
+#: non-uniform by the cells' ``init_spread`` (value + 0.1 U(-1, 1) per neuron), so that a
+#: backward that drops a factor 1.0 or permutes neurons cannot pass.
+LIF_GENERIC = dict(threshold=0.7, alpha=0.8, beta=0.7, init_spread=0.1)
+GATED_GENERIC = dict(threshold=0.7, alpha=0.8, init_spread=0.1)
+
+
 def _lif_table():
     """Every lif option combination that changes the backward pass (synaptic x reset x
     detach_reset x learnable alpha x learnable threshold x output; multi-bit refuses the
     zero reset and a learnable threshold), under both twins; plus the presets, a
-    learnable beta, the signed range and a non-default surrogate."""
+    learnable beta, the signed range, a non-default surrogate, and the options of the
+    recurrent SNN, the reset timing, the spike at threshold, batch norm (running statistics,
+    and batch statistics: ``bn_track_running_stats=False`` proves the training-mode
+    function, statistics included, while the proof's eval mode keeps b frozen) and the
+    authors' range estimator, at the generic point :data:`LIF_GENERIC`."""
     import itertools
 
     from .cells.lif import PRESETS
 
+    G = LIF_GENERIC
+    mb = dict(output="multibit", n_bits=4, threshold_levels=3)
+    learn = dict(learn_alpha=True, learn_threshold=True, learn_beta=True)
     out = []
     for twin in ("frozen", "smooth"):
         for syn, reset, det, la, lt, o in itertools.product(
@@ -61,14 +77,43 @@ def _lif_table():
         out.append((None, dict(learn_beta=True), twin))
         out.append((None, dict(surrogate="atan", reset="zero", learn_threshold=True), twin))
         out.append((None, dict(output="multibit", n_bits=2, threshold_levels=1, signed=True), twin))
+        for extra in (
+                dict(learn),                                              # non-uniform learnables
+                dict(recurrent=True),
+                dict(recurrent=True, learn_beta=True, **mb),
+                dict(recurrent=True, reset="zero", detach_reset=True, **learn),
+                dict(recurrent=True, synaptic=False, reset_timing="same_step",
+                     learn_alpha=True, learn_threshold=True),
+                dict(reset_timing="same_step", **learn),
+                dict(reset_timing="same_step", detach_reset=True, learn_threshold=True),
+                dict(reset_timing="same_step", reset="zero", **learn),
+                dict(reset_timing="same_step", reset="zero", detach_reset=True, **learn),
+                dict(reset_timing="same_step", signed=True, learn_beta=True, **mb),
+                dict(spike_at_threshold=True, **learn),
+                dict(spike_at_threshold=True, signed=True, **mb),
+                dict(norm="batch", **learn),
+                dict(norm="batch", bn_track_running_stats=False, recurrent=True, **learn),
+                dict(norm="batch", bn_track_running_stats=False, learn_beta=True, **mb),
+                dict(range_estimator="authors", scale_margin=0.9, signed=True, **mb)):
+            out.append((None, dict(G, **extra), twin))
+        out.append(("preset ponghiran_authors_code, non-uniform beta & BN",
+                    dict(PRESETS["ponghiran_authors_code"], init_spread=0.1), twin))
+        out.append(("preset ponghiran_authors_code, batch statistics (training function)",
+                    dict(PRESETS["ponghiran_authors_code"], init_spread=0.1,
+                         bn_track_running_stats=False), twin))
     return out
 
 
 def _gated_table():
     """Every gated_lif combination: variant x reset x detach_reset x output (multi-bit
-    refuses the zero reset), under both twins."""
+    refuses the zero reset), under both twins; plus, at the generic point
+    :data:`GATED_GENERIC`, batch norm (running and batch statistics), the reset timing, the
+    spike at threshold and the authors'-code preset for v1 and v2."""
     import itertools
 
+    from .cells.gated_lif import PRESETS
+
+    G = GATED_GENERIC
     out = []
     for twin in ("frozen", "smooth"):
         for v, reset, det, o in itertools.product(("v1", "v2"), ("subtract", "zero"), (False, True),
@@ -76,6 +121,20 @@ def _gated_table():
             if o == "multibit" and reset == "zero":
                 continue
             out.append((None, dict(variant=v, reset=reset, detach_reset=det, output=o), twin))
+        for extra in (
+                dict(variant="v2", output="binary"),                      # non-uniform biases
+                dict(variant="v1", output="binary", norm="batch"),
+                dict(variant="v2", norm="batch", bn_track_running_stats=False, n_bits=4),
+                dict(variant="v2", output="binary", reset="zero", reset_timing="same_step"),
+                dict(variant="v1", reset_timing="same_step", signed=True, n_bits=4),
+                dict(variant="v2", output="binary", spike_at_threshold=True)):
+            out.append((None, dict(G, **extra), twin))
+        for v in ("v1", "v2"):
+            out.append((f"{v}, preset ponghiran_authors_code",
+                        dict(PRESETS["ponghiran_authors_code"], variant=v, init_spread=0.1), twin))
+        out.append(("v2, preset ponghiran_authors_code, batch statistics (training function)",
+                    dict(PRESETS["ponghiran_authors_code"], variant="v2", init_spread=0.1,
+                         bn_track_running_stats=False), twin))
     return out
 
 
@@ -124,21 +183,41 @@ def describe(name, config):
         words = []
         if name == "gated_lif":
             words.append(c.pop("variant", "v1"))
+        generic = LIF_GENERIC if name == "lif" else GATED_GENERIC
+        at_generic = all(k in c and c[k] == v for k, v in generic.items())
+        if at_generic:  # one word for the generic point's constants
+            for k in generic:
+                del c[k]
         out = c.pop("output", "binary" if name == "lif" else "multibit")
         bits = c.pop("n_bits", 6)
         signed = c.pop("signed", False)
         words.append("binary" if out == "binary" else f"{bits}-bit{' signed' if signed else ''}")
         if name == "lif":
             words.append("synaptic" if c.pop("synaptic", True) else "no synaptic current")
-        words.append(f"{c.pop('reset', 'subtract')} reset")
+            if c.pop("recurrent", False):
+                words.append("recurrent U")
+        timing = c.pop("reset_timing", "next_step")
+        words.append(f"{c.pop('reset', 'subtract')} reset"
+                     + (" in the same step" if timing == "same_step" else ""))
         if c.pop("detach_reset", False):
             words.append("detached reset")
+        if c.pop("spike_at_threshold", False):
+            words.append("spike at V >= threshold")
         learn = [k for k in ("alpha", "threshold", "beta") if c.pop(f"learn_{k}", False)]
         if learn:
             words.append("learnable " + " & ".join(learn))
+        if c.pop("norm", "none") == "batch":
+            words.append("batch norm" + ("" if c.pop("bn_track_running_stats", True)
+                                         else " (batch statistics)"))
+        if c.pop("range_estimator", "max_abs") == "authors":
+            words.append("authors' range")
+        if "init_spread" in c:
+            words.append(f"per-neuron values +-{c.pop('init_spread')}")
         if "surrogate" in c:
             words.append(f"{c.pop('surrogate')} surrogate")
         words += [f"{k}={v}" for k, v in c.items()]
+        if at_generic:
+            words.append("generic point")
         return ", ".join(words)
     if not c:
         return "the paper's defaults" if name in ("spiking_lstm", "src") else "default"

@@ -308,12 +308,13 @@ def standard_suite(names=None):
     """The fixtures of ``export-all``: ``[(file_stem, cell, config)]``.
 
     Every available cell under each configuration of its proof table
-    (:func:`snn_from_scratch.proofs.proofs_of`: the key options the cell is proven under),
+    (:func:`snn_from_scratch.proofs.rows_of`: the key options the cell is proven under),
     plus, for ``lif``, one binary fixture per surrogate family not already covered. One
     fixture per distinct configuration — the full config the keywords give, so a preset
     that spells out another entry's options, or an entry proven under both twins (a
     fixture is the real network; twins only matter to finite differences), is exported
-    once, under the first label. The stem is ``<cell>__<slug of the label>``.
+    once, under the first label. The stem is ``<cell>__<slug of the label>`` (the label
+    without the twin: ``proofs.proofs_of`` keys add ``[frozen]`` / ``[smooth]``).
     """
     names = cells.available() if names is None else list(names)
     suite, seen, stems = [], set(), set()
@@ -334,8 +335,8 @@ def standard_suite(names=None):
 
     for name in names:
         # a newly registered cell without proofs yet still gets its default fixture
-        table = proofs.proofs_of(name) if name in proofs.PROOFS else {proofs.describe(name, {}): ({}, None)}
-        for label, (config, _twin) in table.items():
+        rows = proofs.rows_of(name) if name in proofs.PROOFS else [(proofs.describe(name, {}), {}, None)]
+        for label, config, _twin in rows:
             add(label, name, config)
         if name == "lif":
             covered = {c.get("surrogate", "triangle") for (_, n, c) in suite

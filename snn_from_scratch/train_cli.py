@@ -64,9 +64,9 @@ def parser():
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--clip", type=float, default=None, help="clip gradients to this global norm")
     p.add_argument("--cosine", action="store_true", help="cosine-anneal the learning rate to 0")
-    p.add_argument("--readout", default="linear", choices=["linear", "leaky"],
-                   help="Linear on the last step, or the SRC paper's leaky integrators "
-                        "(needs --hidden = 10 x classes)")
+    p.add_argument("--readout", default="linear", choices=sorted(network.READOUTS),
+                   help="; ".join(f"{k}: {v}" for k, v in network.READOUTS.items())
+                   + " (leaky needs --hidden = 10 x classes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     add_config_option(p)

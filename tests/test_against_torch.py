@@ -43,7 +43,7 @@ TOL = 1e-10
 def _extra_configs():
     """Option products beyond the proof tables (cheap here: no finite differences). Only
     valid combinations: lif's multi-bit output has no zero reset and no learnable threshold,
-    a learnable beta needs the synaptic current."""
+    a learnable beta needs the synaptic current (a refused one fails the test)."""
     out = []
     for syn, reset, det, la, lt, sur in itertools.product(
             (True, False), ("subtract", "zero"), (False, True), (False, True), (False, True),
@@ -59,6 +59,23 @@ def _extra_configs():
         out.append(("gated_lif", dict(variant=v, detach_reset=det, signed=signed)))
     for v, sur in itertools.product(("v1", "v2"), ("gaussian", "fast_sigmoid", "sigmoid")):
         out.append(("gated_lif", dict(variant=v, output="binary", surrogate=sur)))
+    # the reset timing, the recurrent input, batch norm (running and batch statistics) and
+    # the spike at V = gamma, with learnable per-neuron values drawn non-uniform
+    generic = dict(threshold=0.7, alpha=0.8, beta=0.7, init_spread=0.1)
+    norms = (dict(norm="none"), dict(norm="batch"), dict(norm="batch", bn_track_running_stats=False))
+    for timing, reset, rec, bn, at in itertools.product(
+            ("next_step", "same_step"), ("subtract", "zero"), (False, True), norms, (False, True)):
+        out.append(("lif", dict(generic, reset_timing=timing, reset=reset, recurrent=rec, spike_at_threshold=at,
+                                learn_alpha=True, learn_threshold=True, learn_beta=True, **bn)))
+    for timing, rec, bn, signed, at in itertools.product(
+            ("next_step", "same_step"), (False, True), norms, (False, True), (False, True)):
+        out.append(("lif", dict(generic, output="multibit", n_bits=3, threshold_levels=1, scale_margin=0.9,
+                                reset_timing=timing, recurrent=rec, signed=signed, spike_at_threshold=at,
+                                learn_alpha=True, learn_beta=True, **bn)))
+    for v, out_, timing, bn in itertools.product(("v1", "v2"), ("binary", "multibit"),
+                                                 ("next_step", "same_step"), norms):
+        out.append(("gated_lif", dict(threshold=0.7, alpha=0.8, init_spread=0.1, variant=v, output=out_,
+                                      reset_timing=timing, **bn)))
     out.append(("spiking_lstm", dict(theta1=0.0, theta2=0.3, theta_c=0.5, a1=1.0, a2=2.0, a_c=0.5)))
     out.append(("src", dict(z_dep=0.2, r_s=-3.0, b_h_init=-1.0, b_h_max=None)))  # z_s switches
     for bp, dr in itertools.product((False, True), repeat=2):
@@ -134,6 +151,16 @@ def test_a_wrong_torch_surrogate_is_caught():
     assert not res.ok
     assert res.rows[[r.name for r in res.rows].index("y")].ok   # forward identical
     assert not [r for r in res.rows if r.name == "grads/W"][0].ok
+
+
+def test_a_wrong_reset_timing_is_caught():
+    """lif with the reset in the same step: a torch version resetting in the next step
+    (Eq. 8's order) agrees until the first spike and not after."""
+    cfg = dict(threshold=0.7, alpha=0.8, beta=0.7, reset_timing="same_step")
+    header, ours = reference.fixture_arrays("lif", cfg)
+    header = dict(header, config=dict(header["config"], reset_timing="next_step"))
+    res = reference.compare(ours, tc.run_fixture(header, ours), tol=TOL)
+    assert not res.ok
 
 
 def test_a_missing_detach_is_caught():

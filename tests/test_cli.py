@@ -136,3 +136,24 @@ def test_tour_fails_when_a_proof_fails(monkeypatch, capsys, tmp_path):
 def test_tour_unknown_cell(capsys):
     assert cli.main(["tour", "--cells", "nope"]) == 2
     assert "unknown cell" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`gradcheck --all | head` must not end in a BrokenPipeError traceback."""
+    import subprocess
+    import sys as _sys
+
+    cmd = f"{_sys.executable} -m snn_from_scratch gradcheck --cell lstm | head -c 20"
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120,
+                       env=dict(__import__("os").environ, PYTHONUNBUFFERED="1"))
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr, r.stderr
+    assert len(r.stdout) == 20
+
+
+def test_fetch_is_a_command(capsys):
+    from snn_from_scratch import cli
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["fetch", "--help"])
+    assert e.value.code == 0
+    assert "mnist" in capsys.readouterr().out

@@ -1,10 +1,13 @@
 """Errata of Lotfi Rezaabad & Vishwanath (2020), proven by finite differences.
 
-For each place where the paper's Eq. 2-5 / Appendix A or the authors' public code print a
-backward formula that differs from the exact chain rule of the forward pass (Eq. 1 with the
-§3.1 unit-state threshold), :func:`spiking_lstm.backward_variant` computes the printed
-variant. The same finite-difference check (frozen twin = the real spike trajectory, and
-smooth twin) accepts our backward and rejects the variant.
+For each place where the paper's Eq. 2-5 / Appendix A or the authors' public code
+(AliLotfi92/SNNLSTM@e1dd325d) print a backward formula that differs from the exact chain
+rule of the forward pass (Eq. 1 with the §3.1 unit-state threshold),
+:func:`spiking_lstm.backward_variant` computes the printed variant. The same
+finite-difference check (frozen twin = the real spike trajectory, and smooth twin) accepts
+our backward and rejects the variant — each erratum alone (:data:`spiking_lstm.ERRATA`) and
+each of the authors' three scripts as a whole (:data:`spiking_lstm.AUTHORS`; that these
+are the scripts' loops is tests/test_authors_lotfi.py).
 """
 import numpy as np
 import pytest
@@ -46,6 +49,12 @@ SCENARIOS = {
     "x_prev": {},
     "wg_in_f": {},
     "carry_no_threshold": {},
+    "carry_no_sender_threshold": {},
+    "o_uses_next_c": {},
+    "local_threshold_twice": {},
+    # the cell configured as close to the MNIST script as Config can get (G_0.3 for f, i, o;
+    # G_1 for g and the unit state): the script's exp(-z^2)/sqrt(0.3 pi) is still not it
+    "mnist_surrogates": {"config": dict(a1=0.3, a2=1.0, a_c=1.0)},
     "last_step_every_step": {"dy": last_step_only},   # a last-step readout (seq. MNIST)
     "abs_distance": {},
     "no_recurrent_dh": {},
@@ -61,7 +70,7 @@ def test_every_erratum_has_a_scenario():
 @pytest.mark.parametrize("twin", ["frozen", "smooth"])
 @pytest.mark.parametrize("variant", sorted(SCENARIOS))
 def test_printed_variant_is_not_the_gradient(variant, twin):
-    cell, x, state, dy = setup()
+    cell, x, state, dy = setup(**SCENARIOS[variant].get("config", {}))
     if "dy" in SCENARIOS[variant]:
         dy = SCENARIOS[variant]["dy"](dy)
     ours = check_with(cell, x, state, dy, None, twin)
@@ -71,11 +80,50 @@ def test_printed_variant_is_not_the_gradient(variant, twin):
     assert printed.max_error > 1e-3, printed.table()
 
 
+# each script's whole loop, with the readout its script uses (see AUTHORS_SCRIPTS); the MNIST
+# one on the cell configured as close to its surrogates as Config can get
+AUTHOR_SCENARIOS = {
+    "char": {},
+    "mnist": {"dy": last_step_only, "config": dict(a1=0.3, a2=1.0, a_c=1.0)},
+    "fsdd": {"dy": last_step_only},
+}
+
+
+@pytest.mark.parametrize("twin", ["frozen", "smooth"])
+@pytest.mark.parametrize("script", sorted(AUTHOR_SCENARIOS))
+def test_authors_script_is_not_the_gradient(script, twin):
+    assert set(AUTHOR_SCENARIOS) == set(sl.AUTHORS_SCRIPTS)
+    scenario = AUTHOR_SCENARIOS[script]
+    cell, x, state, dy = setup(**scenario.get("config", {}))
+    if "dy" in scenario:
+        dy = scenario["dy"](dy)
+    ours = check_with(cell, x, state, dy, None, twin)
+    assert ours.ok, ours.table()
+    printed = check_with(cell, x, state, dy, sl.AUTHORS_SCRIPTS[script], twin)
+    assert not printed.ok, printed.table()
+    assert printed.max_error > 1e-3, printed.table()
+
+
 def test_carry_erratum_also_with_constant_gamma():
     """§3.1's constant gamma < 1: the skipped factor is gamma itself (carry too large)."""
     cell, x, state, dy = setup(cell_grad="constant", gamma=0.5)
     assert check_with(cell, x, state, dy, None).ok
     assert not check_with(cell, x, state, dy, "carry_no_threshold").ok
+    assert not check_with(cell, x, state, dy, "carry_no_sender_threshold").ok
+
+
+def test_the_two_carry_errata_are_different_formulas():
+    """Eq. 4 drops the receiving step's threshold factor, the authors' code the sending
+    step's: both differ from the chain rule and from each other."""
+    cell, x, state, dy = setup()
+    _, cache = cell.forward(x, state)
+    _, g0 = cell.backward(dy, cache)
+    _, g_paper = sl.backward_variant(cell, dy, cache, "carry_no_threshold")
+    _, g_code = sl.backward_variant(cell, dy, cache, "carry_no_sender_threshold")
+    for k in g0:
+        assert rel_error(g_paper[k], g_code[k]) > 1e-2, k
+    with pytest.raises(ValueError, match="carry"):
+        sl.backward_variant(cell, dy, cache, ("carry_no_threshold", "carry_no_sender_threshold"))
 
 
 def test_variants_change_only_their_line():

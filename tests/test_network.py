@@ -115,7 +115,7 @@ def test_lotfi_authors_code_rule_through_the_network():
     dro, _ = printed.readout.backward(dout, cache["readout"])
     dy = np.zeros(cache["y_shape"])
     dy[-1] = dro
-    _, ref = sl.backward_variant(printed.layers[0], dy, cache["layers"][0], sl.AUTHORS_CODE)
+    _, ref = sl.backward_variant(printed.layers[0], dy, cache["layers"][0], sl.AUTHORS_SCRIPTS["mnist"])
     for k, v in ref.items():
         np.testing.assert_array_equal(g1[f"0.{k}"], v)
     assert not np.allclose(g1["0.W_h"], g0["0.W_h"])

@@ -9,7 +9,7 @@ What is proven here, for every family and several parameter values:
 * ``spike`` is the Heaviside step with H(0) = 0;
 * every value is finite for |u| up to 1e4 in float32 and float64, with NumPy's floating
   point errors turned into exceptions, and the input dtype is preserved;
-* the formulas, peaks and widths stated in the docstrings (and DESIGN.md) are the code's;
+* the formulas, peaks and widths stated in the docstrings (and docs/design.md) are the code's;
 * ``get`` refuses unknown families, unknown parameters and invalid values by name.
 """
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_primitive_is_monotone_and_grad_symmetric(name, params):
 
 
 # ----------------------------------------------------------------------------------------
-# The docstring / DESIGN.md formulas, peaks and widths are the code's
+# The docstring / docs/design.md formulas, peaks and widths are the code's
 # ----------------------------------------------------------------------------------------
 def _u():
     return np.linspace(-7.3, 7.3, 1461)

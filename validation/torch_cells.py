@@ -15,13 +15,16 @@ rather than a derivative is a small custom ``torch.autograd.Function``:
 * SRC's ReLU bypass (De Geeter et al. §4.4): forward ReLU, backward the identity;
 * detach rules are ``.detach()``; SRC's z_s switch is a comparison (no gradient).
 
-Every cell has the signature ``f(P, x, state=None, cfg=None, b=None) -> (y, final_state)``:
-``P`` a dict of parameter tensors under our names and layouts (``x @ W``, gate blocks in our
-order), ``x`` (T, B, n_in), ``state`` a dict field -> (B, H) tensor (zeros when None), ``cfg``
-the cell's full config as a dict (``dataclasses.asdict(cell.config)`` or a fixture header's
-``config``), ``b`` the fixed range of a multi-bit cell. ``y`` is (T, B, H), ``final_state``
-a dict of the state fields. As in the library, the input projection of all steps is one
-matrix product before the loop (which also makes the benchmark a like-for-like comparison).
+Every cell has the signature ``f(P, x, state=None, cfg=None, buffers=None, training=False)
+-> (y, final_state)``: ``P`` a dict of parameter tensors under our names and layouts
+(``x @ W``, gate blocks in our order), ``x`` (T, B, n_in), ``state`` a dict field -> (B, H)
+tensor (zeros when None), ``cfg`` the cell's full config as a dict
+(``dataclasses.asdict(cell.config)`` or a fixture header's ``config``), ``buffers`` the
+running statistics the LIF family reads (``b``, the multi-bit range, fixed here; batch norm's
+``bn_mean*`` / ``bn_var*``, a fresh layer's 0 and 1 when absent), ``training`` whether batch
+norm uses the batch's own statistics. ``y`` is (T, B, H), ``final_state`` a dict of the state
+fields. As in the library, the input projection of all steps is one matrix product before
+the loop (which also makes the benchmark a like-for-like comparison).
 
 Then: :func:`run_fixture` (a reference fixture through these functions) and the mapping of
 our ``rnn``/``lstm``/``gru`` onto ``torch.nn.RNN/LSTM/GRU`` (:func:`to_torch_nn`,
@@ -36,7 +39,7 @@ import torch
 
 __all__ = ["surrogate_grad_fn", "Spike", "spike", "MultibitQuantizer", "BypassReLU", "project",
            "torch_rnn", "torch_lstm", "torch_gru", "torch_brc", "torch_spiking_lstm", "torch_lif",
-           "torch_gated_lif", "torch_src", "TORCH_CELLS", "STATE_FIELDS", "run_fixture",
+           "torch_gated_lif", "torch_src", "TORCH_CELLS", "STATE_FIELDS", "fixture_buffers", "run_fixture",
            "swap01", "to_torch_nn", "grads_from_torch_nn", "run_torch_nn"]
 
 
@@ -74,18 +77,19 @@ def surrogate_grad_fn(family, params=None):
 
 
 class Spike(torch.autograd.Function):
-    """H(u) = 1[u > 0] forward; ``grad_fn(u)`` (a surrogate derivative) backward."""
+    """H(u) = 1[u > 0] (1[u >= 0] with ``at_threshold``) forward; ``grad_fn(u)`` (a
+    surrogate derivative) backward."""
 
     @staticmethod
-    def forward(ctx, u, grad_fn):
+    def forward(ctx, u, grad_fn, at_threshold=False):
         ctx.save_for_backward(u)
         ctx.grad_fn = grad_fn
-        return (u > 0).to(u.dtype)
+        return ((u >= 0) if at_threshold else (u > 0)).to(u.dtype)
 
     @staticmethod
     def backward(ctx, g):
         (u,) = ctx.saved_tensors
-        return g * ctx.grad_fn(u), None
+        return g * ctx.grad_fn(u), None, None
 
 
 def spike(u, family, params=None):
@@ -94,28 +98,31 @@ def spike(u, family, params=None):
 
 
 class MultibitQuantizer(torch.autograd.Function):
-    """Ponghiran & Roy Eq. 22 (authors' scaling): levels of b/2^N above gamma = k b/2^N,
-    clipped to 2^N - 1 (mirrored for negative V when ``signed``); backward the clipped
-    straight-through estimator 1[|V| <= b]."""
+    """Ponghiran & Roy Eq. 22 with the authors' scaling: with the level width
+    w = b / (2^N r) (N bits, margin r) and gamma = k w, the level q = min(floor(V / w),
+    2^N - 1) where V > gamma (>= with ``at_threshold``), else 0 (mirrored for negative V
+    when ``signed``); the output is q w. Backward: the clipped straight-through estimator
+    1[|V| <= b] (the derivative of clip(V, -b, b))."""
 
     @staticmethod
-    def forward(ctx, V, b, n_bits, k, signed):
+    def forward(ctx, V, b, n_bits, k, signed=False, at_threshold=False, margin=1.0):
         ctx.save_for_backward(V)
         ctx.b = b
         levels = 2 ** n_bits
-        step = b / levels
-        gamma = k * b / levels
+        w = b / (levels * margin)
+        gamma = k * b / (levels * margin)
         mag = V.abs() if signed else V
-        q = torch.clamp(torch.floor(mag / step), max=levels - 1)
-        q = torch.where(mag > gamma, q, torch.zeros_like(q))
+        q = torch.clamp(torch.floor(mag / w), max=levels - 1)
+        emits = (mag >= gamma) if at_threshold else (mag > gamma)
+        q = torch.where(emits, q, torch.zeros_like(q))
         if signed:
             q = torch.sign(V) * q
-        return q * step
+        return q * w
 
     @staticmethod
     def backward(ctx, g):
         (V,) = ctx.saved_tensors
-        return g * (V.abs() <= ctx.b).to(V.dtype), None, None, None, None
+        return (g * (V.abs() <= ctx.b).to(V.dtype),) + (None,) * 6
 
 
 class BypassReLU(torch.autograd.Function):
@@ -155,7 +162,7 @@ def _state(name, state, x, H):
     return dict(state)
 
 
-def torch_rnn(P, x, state=None, cfg=None, b=None):
+def torch_rnn(P, x, state=None, cfg=None, buffers=None, training=False):
     """h = tanh(x W_x + h_prev W_h + b)."""
     h = _state("rnn", state, x, P["W_h"].shape[0])["h"]
     A, ys = project(x, P["W_x"], P["b"]), []
@@ -165,7 +172,7 @@ def torch_rnn(P, x, state=None, cfg=None, b=None):
     return torch.stack(ys), {"h": h}
 
 
-def torch_lstm(P, x, state=None, cfg=None, b=None):
+def torch_lstm(P, x, state=None, cfg=None, buffers=None, training=False):
     """The LSTM, gate blocks in our order f, i, g, o."""
     s = _state("lstm", state, x, P["W_h"].shape[0])
     h, c = s["h"], s["c"]
@@ -178,7 +185,7 @@ def torch_lstm(P, x, state=None, cfg=None, b=None):
     return torch.stack(ys), {"h": h, "c": c}
 
 
-def torch_gru(P, x, state=None, cfg=None, b=None):
+def torch_gru(P, x, state=None, cfg=None, buffers=None, training=False):
     """Blocks z, r, n; n = tanh(x W_xn + r*(h_prev W_hn) + b_n) (bias outside the r-product)."""
     H = P["W_h"].shape[0]
     h = _state("gru", state, x, H)["h"]
@@ -194,7 +201,7 @@ def torch_gru(P, x, state=None, cfg=None, b=None):
     return torch.stack(ys), {"h": h}
 
 
-def torch_brc(P, x, state=None, cfg=None, b=None):
+def torch_brc(P, x, state=None, cfg=None, buffers=None, training=False):
     """Vecoven et al.'s bistable cell (as quoted by De Geeter et al. §3.1)."""
     H = P["w_z"].shape[0]
     h = _state("brc", state, x, H)["h"]
@@ -208,7 +215,7 @@ def torch_brc(P, x, state=None, cfg=None, b=None):
     return torch.stack(ys), {"h": h}
 
 
-def torch_spiking_lstm(P, x, state=None, cfg=None, b=None):
+def torch_spiking_lstm(P, x, state=None, cfg=None, buffers=None, training=False):
     """Lotfi Rezaabad & Vishwanath Eq. 1 with the unit-state threshold (§3.1); surrogates of
     the signed distance u - theta, the exact chain rule (incl. the c-carry's threshold)."""
     s = _state("spiking_lstm", state, x, P["W_h"].shape[0])
@@ -230,49 +237,115 @@ def torch_spiking_lstm(P, x, state=None, cfg=None, b=None):
     return torch.stack(ys), {"h": h, "c": c}
 
 
-def _membrane(I, V, Y, alpha, gamma, cfg, b, sg):
-    """V and Y of one step (Ponghiran & Roy Eq. 8-9, or Eq. 22 for the multi-bit output),
-    shared by lif and gated_lif. ``sg`` is the binary spike's surrogate function."""
-    Y_r = Y.detach() if cfg["detach_reset"] else Y
-    if cfg["output"] == "multibit":
-        V = alpha * V + I - Y_r                       # the reset subtracts the transmitted value
-        Y = MultibitQuantizer.apply(V, b, cfg["n_bits"], cfg["threshold_levels"], cfg.get("signed", False))
-    else:
+def _batch_norm(Z, scale, shift, mean, var, cfg, batch_stats):
+    """Batch norm of the rows of Z (T*B, H), one mean and variance per feature over time and
+    batch together (``nn.BatchNorm1d`` on ``z.view(T*B, H)``): the rows' own (biased)
+    statistics in training or with ``bn_track_running_stats=False`` — autograd then
+    differentiates through them —, else the running ``mean`` / ``var`` as constants."""
+    if batch_stats:
+        mean, var = Z.mean(0), Z.var(0, unbiased=False)
+    return shift + scale * (Z - mean) / torch.sqrt(var + cfg["bn_eps"])
+
+
+def _input(x, W, P, cfg, buffers, training, suffix="", bias=None):
+    """A weighted input of all steps (T, B, H): x W (+ bias), or its batch norm with the
+    params ``bn_scale<suffix>``, ``bn_shift<suffix>`` (the shift is the bias) and the
+    running statistics ``bn_mean<suffix>``, ``bn_var<suffix>`` of ``buffers`` (a fresh
+    layer's 0 and 1 when absent)."""
+    if cfg.get("norm", "none") != "batch":
+        return project(x, W, bias)
+    T, B, _ = x.shape
+    Z = project(x, W).reshape(T * B, -1)
+    H = Z.shape[1]
+    mean = torch.as_tensor(buffers.get(f"bn_mean{suffix}", np.zeros(H)), dtype=x.dtype)
+    var = torch.as_tensor(buffers.get(f"bn_var{suffix}", np.ones(H)), dtype=x.dtype)
+    batch_stats = training or not cfg.get("bn_track_running_stats", True)
+    A = _batch_norm(Z, P[f"bn_scale{suffix}"], P[f"bn_shift{suffix}"], mean, var, cfg, batch_stats)
+    return A.reshape(T, B, H)
+
+
+def _membrane(I, M, Y, alpha, gamma, cfg, b, sg):
+    """One step of V and Y (Ponghiran & Roy Eq. 8-9, or Eq. 22 for the multi-bit output),
+    shared by lif and gated_lif. ``M`` is the membrane the step starts from (the state's V),
+    ``sg`` the binary spike's surrogate function. Returns the new (M, Y).
+
+    The reset R(v, Y) is v - gamma Y (binary subtract), v - Y (multi-bit: subtract the
+    transmitted value) or v (1 - Y) (zero), Y a constant in it with ``detach_reset``.
+    reset_timing "next_step" (Eq. 8): V[t] = R(alpha M[t-1], Y[t-1]) + I[t], M[t] = V[t];
+    "same_step" (Norse, SpikingJelly): V[t] = alpha M[t-1] + I[t], M[t] = R(V[t], Y[t]).
+    """
+    binary = cfg["output"] == "binary"
+    at = cfg.get("spike_at_threshold", False)
+
+    def R(v, Yv):
+        Y_r = Yv.detach() if cfg["detach_reset"] else Yv
         if cfg["reset"] == "zero":
-            V = alpha * V * (1 - Y_r) + I
-        else:
-            V = alpha * V + I - gamma * Y_r
-        Y = Spike.apply(V - gamma, sg)
-    return V, Y
+            return v * (1 - Y_r)
+        return v - (gamma * Y_r if binary else Y_r)
+
+    def fire(V):
+        if binary:
+            return Spike.apply(V - gamma, sg, at)
+        return MultibitQuantizer.apply(V, b, cfg["n_bits"], cfg["threshold_levels"],
+                                       cfg.get("signed", False), at, cfg.get("scale_margin", 1.0))
+
+    if cfg.get("reset_timing", "next_step") == "same_step":
+        V = alpha * M + I
+        Y_new = fire(V)
+        return R(V, Y_new), Y_new
+    V = R(alpha * M, Y) + I
+    return V, fire(V)
+
+
+def _gamma(P, cfg, b):
+    """The threshold: the (learnable) ``threshold`` for spikes, k w for multi-bit outputs."""
+    if cfg["output"] == "binary":
+        return P.get("threshold", cfg["threshold"])
+    return cfg["threshold_levels"] * b / (2 ** cfg["n_bits"] * cfg.get("scale_margin", 1.0))
 
 
 def _binary_surrogate(cfg):
     return None if cfg["output"] == "multibit" else surrogate_grad_fn(cfg["surrogate"], cfg["surrogate_params"])
 
 
-def torch_lif(P, x, state=None, cfg=None, b=None):
-    """Ponghiran & Roy Eq. 7-9 (+ Eq. 22); learnable alpha / threshold / beta enter raw."""
+def _buffers(buffers):
+    return dict(buffers or {})
+
+
+def torch_lif(P, x, state=None, cfg=None, buffers=None, training=False):
+    """Ponghiran & Roy Eq. 7-9 (+ Eq. 22), with batch norm of x W (``norm="batch"``), the
+    recurrent input Y[t-1] U (``recurrent``, Neftci et al. 2019, not detached) and the
+    reset timings; learnable alpha / threshold / beta enter raw."""
+    buffers = _buffers(buffers)
+    b = buffers.get("b")
     s = _state("lif", state, x, P["W"].shape[1])
-    I, V, Y = s["I"], s["V"], s["Y"]
+    I, M, Y = s["I"], s["V"], s["Y"]
     alpha = P.get("alpha", cfg["alpha"])
-    gamma = P.get("threshold", cfg["threshold"])
     beta = P.get("beta", cfg["beta"])
+    gamma = _gamma(P, cfg, b)
     sg = _binary_surrogate(cfg)
-    A, ys = project(x, P["W"]), []
+    A, ys = _input(x, P["W"], P, cfg, buffers, training), []
     for t in range(x.shape[0]):
-        I = beta * I + A[t] if cfg["synaptic"] else A[t]
-        V, Y = _membrane(I, V, Y, alpha, gamma, cfg, b, sg)
+        a = A[t] + Y @ P["U"] if cfg.get("recurrent", False) else A[t]
+        I = beta * I + a if cfg["synaptic"] else a
+        M, Y = _membrane(I, M, Y, alpha, gamma, cfg, b, sg)
         ys.append(Y)
-    return torch.stack(ys), {"I": I, "V": V, "Y": Y}
+    return torch.stack(ys), {"I": I, "V": M, "Y": Y}
 
 
-def torch_gated_lif(P, x, state=None, cfg=None, b=None):
-    """Ponghiran & Roy Eq. 16-18 (v1) / 19-21 (v2: + Y[t-1] U, Y[t-1] not detached)."""
+def torch_gated_lif(P, x, state=None, cfg=None, buffers=None, training=False):
+    """Ponghiran & Roy Eq. 16-18 (v1) / 19-21 (v2: + Y[t-1] U, Y[t-1] not detached); with
+    ``norm="batch"`` each weighted input is batch-normalized and the BN shift is the bias."""
+    buffers = _buffers(buffers)
+    b = buffers.get("b")
     s = _state("gated_lif", state, x, P["W_f"].shape[1])
-    I, V, Y = s["I"], s["V"], s["Y"]
+    I, M, Y = s["I"], s["V"], s["Y"]
     v2 = cfg["variant"] == "v2"
+    gamma = _gamma(P, cfg, b)
     sg = _binary_surrogate(cfg)
-    A_f, A_c, ys = project(x, P["W_f"], P["b_f"]), project(x, P["W_c"], P["b_c"]), []
+    A_f = _input(x, P["W_f"], P, cfg, buffers, training, "_f", P.get("b_f"))
+    A_c = _input(x, P["W_c"], P, cfg, buffers, training, "_c", P.get("b_c"))
+    ys = []
     for t in range(x.shape[0]):
         a_f, a_c = A_f[t], A_c[t]
         if v2:
@@ -280,12 +353,12 @@ def torch_gated_lif(P, x, state=None, cfg=None, b=None):
             a_c = a_c + Y @ P["U_c"]
         F = torch.sigmoid(a_f)
         I = F * I + (1 - F) * torch.relu(a_c)
-        V, Y = _membrane(I, V, Y, cfg["alpha"], cfg["threshold"], cfg, b, sg)
+        M, Y = _membrane(I, M, Y, cfg["alpha"], gamma, cfg, b, sg)
         ys.append(Y)
-    return torch.stack(ys), {"I": I, "V": V, "Y": Y}
+    return torch.stack(ys), {"I": I, "V": M, "Y": Y}
 
 
-def torch_src(P, x, state=None, cfg=None, b=None):
+def torch_src(P, x, state=None, cfg=None, buffers=None, training=False):
     """De Geeter et al. Eq. 3a-3f with the bypass_relu / detach_recurrent switches."""
     s = _state("src", state, x, P["W"].shape[1])
     i, h, h_s = s["i"], s["h"], s["h_s"]
@@ -313,20 +386,32 @@ TORCH_CELLS = {
 # ======================================================================================
 # A reference fixture through the PyTorch cells
 # ======================================================================================
+def fixture_buffers(header, arrays):
+    """The buffers a fixture fixes: its header's multi-bit range ``b`` and any
+    ``buffers/<name>`` arrays (batch norm's running statistics; without them a fresh
+    layer's, mean 0 and variance 1, which is what a fixture's untrained cell has)."""
+    out = {k[len("buffers/"):]: v for k, v in arrays.items() if k.startswith("buffers/")}
+    if header.get("b") is not None:
+        out["b"] = header["b"]
+    return out
+
+
 def run_fixture(header, arrays, impl=None, dtype=torch.float64):
     """Load a fixture (:func:`snn_from_scratch.reference.fixture_arrays` / ``load``) into
     PyTorch, run the forward from ``state0`` and autograd's backward of sum(dy * y).
 
     Returns a dict of arrays under the fixture's result names (``y``, ``state_final/*``,
     ``dx``, ``grads/*``), ready for :func:`snn_from_scratch.reference.compare`. ``impl``
-    replaces the cell's function (e.g. a deliberately wrong one).
+    replaces the cell's function (e.g. a deliberately wrong one). The fixture's cell is in
+    evaluation mode (``header["training"]`` False).
     """
     impl = impl or TORCH_CELLS[header["cell"]]
     P = {k[len("params/"):]: torch.tensor(v, dtype=dtype, requires_grad=True)
          for k, v in arrays.items() if k.startswith("params/")}
     x = torch.tensor(arrays["x"], dtype=dtype, requires_grad=True)
     s0 = {f: torch.tensor(arrays[f"state0/{f}"], dtype=dtype) for f in header["state_fields"]}
-    y, final = impl(P, x, s0, header["config"], header.get("b"))
+    y, final = impl(P, x, s0, header["config"], fixture_buffers(header, arrays),
+                    bool(header.get("training", False)))
     (torch.tensor(arrays["dy"], dtype=dtype) * y).sum().backward()
     out = {"y": y.detach().numpy(), "dx": x.grad.numpy()}
     for f in header["state_fields"]:

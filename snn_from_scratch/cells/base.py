@@ -1,4 +1,4 @@
-"""The cell protocol shared by every cell (see DESIGN.md, "The cell protocol").
+"""The cell protocol shared by every cell (see docs/design.md, "The cell protocol").
 
 A cell owns ``params`` (dict of arrays), a frozen ``config`` dataclass, a ``training``
 flag and optional ``buffers`` (running statistics such as the multi-bit range ``b``).

@@ -15,9 +15,14 @@ Notation (as in :mod:`.lif`; time-major, every state (B, H), n the step)
     alpha, gamma (= config ``threshold``), b, N (= ``n_bits``), k (= ``threshold_levels``),
     sigma', keep, rho:  the V/Y symbols of :mod:`.lif`
     m[n]        the ReLU's 0/1 mask 1[a_c > 0];  s(z) = 1 / (1 + exp(-z)) the sigmoid
+    BN_f, BN_c  with ``norm="batch"``: batch norm (as in :mod:`.lif`, over all T*B rows) of
+                each weighted input, params ``bn_scale_f``, ``bn_shift_f``, ``bn_scale_c``,
+                ``bn_shift_c`` (H,), running statistics ``bn_mean_f`` ... in ``cell.buffers``
 
 Forward, one step
 
+    (norm="batch": X[n] W_f + b_f and X[n] W_c + b_c below become BN_f(X W_f)[n] and
+     BN_c(X W_c)[n], without b_f, b_c: BN's shift is the bias, as in the authors' code)
     v1 (Eq. 16-18):  F[n] = s(X[n] W_f + b_f)
                      C[n] = ReLU(X[n] W_c + b_c)
     v2 (Eq. 19-21):  F[n] = s(X[n] W_f + Y[n-1] U_f + b_f)
@@ -25,7 +30,9 @@ Forward, one step
     both:            I[n] = F[n] * I[n-1] + (1 - F[n]) * C[n]
 
 then V and Y exactly as in :mod:`.lif` (Eq. 8 with the reset, Eq. 9 or the multi-bit
-Eq. 22; the same ``membrane_forward`` / ``membrane_backward`` code). The paper writes the
+Eq. 22; the same ``membrane_forward`` / ``membrane_backward`` code, so every V/Y option of
+lif — ``reset_timing``, ``spike_at_threshold``, ``range_estimator``, ``scale_margin`` —
+works here unchanged, and ``State.V`` holds the same membrane M[n] as there). The paper writes the
 gates without biases; we add ``b_f``, ``b_c`` (initialized to 0). v2 uses the previous
 *output* Y[n-1] (sparse), not I[n-1] (dense), and does not detach it: gradients flow from F
 and C back into Y[n-1] and through the output's surrogate or straight-through rule into
@@ -38,20 +45,32 @@ Backward, per step (dI the total gradient reaching I[n]: dV[n] plus the next ste
     dY[n-1] += da_f U_f^T + da_c U_c^T                         (v2 only)
 
 so the gradient along the synaptic path is multiplied by F[n] per step: a learned,
-input-dependent factor instead of the constant beta. The ReLU's kink is routed through
+input-dependent factor instead of the constant beta. With ``norm="batch"`` the stacked
+da_f, da_c go through lif's batch-norm backward (:func:`.lif.batch_norm_backward`) after the
+loop, each half on its own. The ReLU's kink is routed through
 ``ops.detach`` of its mask (C = a_c * stop(m)): the value is exact, the derivative is the
 mask, and a perturbation that crosses the kink is reported as a flip.
 
 Memory: the sequence forward keeps per step I[n-1], F, C, the ReLU mask (bool) and dY/dV
-(the bool clip mask for multi-bit outputs), V[n-1] and Y[n-1] only for the zero reset
-(:func:`reads`); v2's operand of dU (Y[n-1] for every n) is a view of the output array.
+(the bool clip mask for multi-bit outputs), V[n-1] and Y[n-1] (or V[n], Y[n] with
+``reset_timing="same_step"``) only for the zero reset (:func:`reads`); v2's operand of dU (Y[n-1] for every n) is a view of the output array.
 About 4.5 values per unit and step against the 4 (F, C, I, V) of the theoretical minimum.
 
 Initialization: Glorot uniform for W_f, W_c (the paper), orthogonal for U_f, U_c (the
-paper's recurrent matrices), zero biases. Config: ``variant`` plus the V/Y options of
-:class:`.lif.MembraneConfig` (``alpha``, ``threshold``, ``reset``, ``detach_reset``,
-``surrogate``, ``surrogate_params``, ``output``, ``n_bits``, ``threshold_levels``,
-``ema_momentum``, ``signed``); default ``output="multibit"`` (6 bits, b/16).
+paper's recurrent matrices), zero biases (``init_spread`` > 0: the biases and batch norm's
+per-neuron scale and shift drawn non-uniform, as in :mod:`.lif`). Config: ``variant`` plus
+the V/Y and batch-norm options of :class:`.lif.MembraneConfig` (``alpha``, ``threshold``,
+``reset``, ``detach_reset``, ``reset_timing``, ``spike_at_threshold``, ``surrogate``,
+``surrogate_params``, ``output``, ``n_bits``, ``threshold_levels``, ``ema_momentum``,
+``signed``, ``range_estimator``, ``scale_margin``, ``norm``, ``bn_momentum``, ``bn_eps``,
+``bn_track_running_stats``, ``init_spread``); default ``output="multibit"`` (6 bits, b/16).
+
+Preset ``PRESETS["ponghiran_authors_code"]`` (pass ``variant`` separately): the authors'
+published v1/v2 (cfg ``*_nb6th3_*``): alpha = 1 (no leak), the signed 5+1-bit quantizer
+with their scale margin, threshold and per-step range estimator, the reset subtracting the
+transmitted value (same step, not detached), batch norm on both weighted inputs (the
+mapping table is in :mod:`.lif`). In eval mode at a given b it reproduces their numbers
+(tests/test_authors_ponghiran.py).
 """
 from __future__ import annotations
 
@@ -63,16 +82,16 @@ from scipy.special import expit
 
 from ..ops import EXACT
 from .base import check_choice
-from .lif import (MembraneCell, MembraneConfig, PassConstants, glorot_uniform, membrane_backward,
-                  membrane_forward, membrane_reads)
+from .lif import (MembraneCell, MembraneConfig, PassConstants, batch_norm_backward, glorot_uniform,
+                  membrane_backward, membrane_forward, membrane_reads, orthogonal)
 
 __all__ = ["State", "Config", "StepConfig", "Cache", "step_forward", "step_backward", "reads",
-           "GatedLIF", "orthogonal"]
+           "GatedLIF", "orthogonal", "PRESETS"]
 
 
 class State(NamedTuple):
     I: np.ndarray  # (B, H) synaptic current I[n]
-    V: np.ndarray  # (B, H) membrane potential V[n]
+    V: np.ndarray  # (B, H) the membrane M[n] (V[n]; after its reset with "same_step")
     Y: np.ndarray  # (B, H) output Y[n]
 
 
@@ -102,14 +121,16 @@ class Cache(NamedTuple):
     F: np.ndarray          # forget gate F[n]
     C: np.ndarray          # candidate C[n]
     relu_mask: np.ndarray  # m[n] = 1[a_c > 0], bool (a quarter of a float32)
-    V_prev: np.ndarray     # V[n-1] (zero reset only)
-    Y_prev: np.ndarray     # Y[n-1] (zero reset only)
+    V_prev: np.ndarray     # M[n-1] (zero reset only, next_step)
+    Y_prev: np.ndarray     # Y[n-1] (zero reset only, next_step)
+    V: np.ndarray          # V[n] before its reset (zero reset only, same_step)
+    Y: np.ndarray          # Y[n] (zero reset only, same_step)
     dYdV: np.ndarray       # dY[n]/dV[n]: surrogate values, or the clip mask (bool)
 
 
 def step_forward(a_t, state, p, cfg, ops=EXACT):
-    """One step. ``a_t = (a_f, a_c)`` (B, H) each: X[n] W_f + b_f and X[n] W_c + b_c.
-    Returns ``(Y[n], State(I[n], V[n], Y[n]), Cache)``."""
+    """One step. ``a_t = (a_f, a_c)`` (B, H) each: X[n] W_f + b_f and X[n] W_c + b_c (their
+    batch norms with ``norm="batch"``). Returns ``(Y[n], State(I[n], V[n], Y[n]), Cache)``."""
     a_f, a_c = a_t
     if cfg.variant == "v2":  # Eq. 19-20: the previous (sparse) output feeds both gates
         a_f = a_f + state.Y @ p["U_f"]
@@ -119,8 +140,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     relu_mask = ops.detach(pos, discrete=pos)
     C = a_c * relu_mask                                    # Eq. 17/20 (float * bool: float)
     I = F * state.I + (1 - F) * C                          # Eq. 18/21
-    V, Y, dYdV = membrane_forward(I, state, p, cfg, ops)   # Eq. 8-9 or 22, as in lif
-    return Y, State(I, V, Y), Cache(state.I, F, C, relu_mask, state.V, state.Y, dYdV)
+    V, Y, dYdV, M = membrane_forward(I, state, p, cfg, ops)   # Eq. 8-9 or 22, as in lif
+    return Y, State(I, M, Y), Cache(state.I, F, C, relu_mask, state.V, state.Y, V, Y, dYdV)
 
 
 def step_backward(dy_t, dstate, cache_t, p, cfg):
@@ -141,14 +162,17 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
 
 def reads(p, cfg):
     """The ``Cache`` fields :func:`step_backward` reads: I[n-1], F, C, the mask, and the
-    membrane's (:func:`.lif.membrane_reads`: dY/dV; V[n-1], Y[n-1] for the zero reset)."""
+    membrane's (:func:`.lif.membrane_reads`: dY/dV; for the zero reset V[n-1], Y[n-1], or
+    V[n], Y[n] with ``reset_timing="same_step"``)."""
     return {"I_prev", "F", "C", "relu_mask"} | membrane_reads(p, cfg)
 
 
 class GatedLIF(MembraneCell):
     """Gated-synapse LIF layer, ``variant="v1"`` (Eq. 16-18) or ``"v2"`` (Eq. 19-21).
 
-    Params: ``W_f, W_c (n_in, H)``, ``b_f, b_c (H)``; v2 adds ``U_f, U_c (H, H)``.
+    Params: ``W_f, W_c (n_in, H)``, ``b_f, b_c (H)``; v2 adds ``U_f, U_c (H, H)``;
+    ``norm="batch"`` replaces ``b_f, b_c`` by ``bn_scale_f, bn_shift_f, bn_scale_c,
+    bn_shift_c (H)``.
     """
 
     name = "gated_lif"
@@ -156,27 +180,45 @@ class GatedLIF(MembraneCell):
     State = State
     StepConfig = StepConfig
     input_weights = ("W_f", "W_c")  # the weight of each input projection (analysis.bptt_steps)
+    NORMS = ("_f", "_c")            # one batch norm per weighted input (norm="batch")
 
     def _init_params(self, rng):
         n, H = self.n_in, self.n_hidden
-        p = {"W_f": glorot_uniform(rng, n, H), "W_c": glorot_uniform(rng, n, H),
-             "b_f": np.zeros(H), "b_c": np.zeros(H)}
+        p = {"W_f": glorot_uniform(rng, n, H), "W_c": glorot_uniform(rng, n, H)}
+        if self.config.norm == "batch":  # BN's shift is the bias (the authors' code)
+            p.update(bn_scale_f=np.ones(H), bn_shift_f=np.zeros(H),
+                     bn_scale_c=np.ones(H), bn_shift_c=np.zeros(H))
+        else:
+            p.update(b_f=np.zeros(H), b_c=np.zeros(H))
         if self.config.variant == "v2":
             p["U_f"] = orthogonal(rng, H)
             p["U_c"] = orthogonal(rng, H)
-        return p
+        return self._per_neuron(rng, p, ("b_f", "b_c", "bn_scale_f", "bn_shift_f",
+                                         "bn_scale_c", "bn_shift_c"))
 
     def inputs(self, x):
+        return self._project(x, update=False)[0]
+
+    def _project(self, x, update):
+        """(a_f, a_c) for all steps (one matrix product each) and what the batch norms'
+        backward needs (``None`` without ``norm="batch"``)."""
         T, B, _ = x.shape
         p, x2 = self.params, x.reshape(T * B, -1)
+        if self.config.norm == "batch":
+            Z_f, bn_f = self._batch_norm("_f", x2 @ p["W_f"], update)
+            Z_c, bn_c = self._batch_norm("_c", x2 @ p["W_c"], update)
+            return (Z_f.reshape(T, B, -1), Z_c.reshape(T, B, -1)), (bn_f, bn_c)
         A_f = (x2 @ p["W_f"] + p["b_f"]).reshape(T, B, -1)  # all steps at once
         A_c = (x2 @ p["W_c"] + p["b_c"]).reshape(T, B, -1)
-        return A_f, A_c
+        return (A_f, A_c), None
 
     def _forward(self, x, state, ops):
-        cfg = self.step_config()
-        Ys, final, steps = self._loop(self.inputs(x), state, cfg, ops)
+        cfg = self.step_config(observe_range=self.training)
+        A, bn = self._project(x, update=True)
+        Ys, final, steps = self._loop(A, state, cfg, ops)
         cache = {"x": x, "steps": steps, "cfg": cfg, "final_state": final}
+        if bn is not None:
+            cache["bn"] = bn
         if cfg.variant == "v2":
             cache["Yprev"] = Ys[:-1]  # Y[n-1] for every n: the operand of dU_f, dU_c (a view)
         return Ys[1:], cache
@@ -192,15 +234,28 @@ class GatedLIF(MembraneCell):
             (dAf[t], dAc[t]), dstate, _ = step_backward(dy[t], dstate, steps[t], p, cfg)
         x2 = x.reshape(T * B, -1)
         f2, c2 = dAf.reshape(T * B, -1), dAc.reshape(T * B, -1)
-        grads = {"W_f": x2.T @ f2, "W_c": x2.T @ c2, "b_f": f2.sum(0), "b_c": c2.sum(0)}
+        grads = {}
         if cfg.variant == "v2":
             Y2 = cache["Yprev"].reshape(T * B, -1)
             grads["U_f"] = Y2.T @ f2
             grads["U_c"] = Y2.T @ c2
+        if "bn" in cache:  # after the loop: each BN couples all T*B rows of its half
+            bn_f, bn_c = cache["bn"]
+            f2, grads["bn_scale_f"], grads["bn_shift_f"] = batch_norm_backward(f2, *bn_f)
+            c2, grads["bn_scale_c"], grads["bn_shift_c"] = batch_norm_backward(c2, *bn_c)
+        else:
+            grads["b_f"], grads["b_c"] = f2.sum(0), c2.sum(0)
+        grads["W_f"], grads["W_c"] = x2.T @ f2, x2.T @ c2
         dx = (f2 @ p["W_f"].T + c2 @ p["W_c"].T).reshape(x.shape)
-        return dx, grads
+        return dx, {k: grads[k] for k in p}   # in the params' order
 
 
-def orthogonal(rng, n):
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    return q * np.sign(np.diag(r))  # sign fix: a uniformly distributed orthogonal matrix
+#: Named configurations (config keywords; ``variant`` passed separately), see the docstring.
+PRESETS = {
+    # their v1/v2, cfg *_nb6th3_*: num_bits 6 -> n_bits 5 + sign, threshold 3 -> k 4
+    "ponghiran_authors_code": dict(alpha=1.0, reset="subtract", detach_reset=False,
+                                   reset_timing="same_step", output="multibit", signed=True,
+                                   n_bits=5, threshold_levels=4, spike_at_threshold=True,
+                                   scale_margin=1 - 1e-4, range_estimator="authors",
+                                   ema_momentum=0.1, norm="batch", bn_momentum=0.1, bn_eps=1e-5),
+}

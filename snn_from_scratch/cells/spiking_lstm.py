@@ -86,8 +86,10 @@ surrogate (the paper's Eq. 4 prints another; see :data:`ERRATA`). With
 
 and after the loop ``dW_x = X^T dU``, ``dW_h = H_prev^T dU``, ``db = sum dU``,
 ``dx = dU W_x^T``. The carry ``dc[t-1]`` includes the threshold factor ``s_c`` of step t
-because the carried quantity is the *spike* c[t-1] and c~[t] depends on it; the paper's
-Eq. 4 and the authors' code add ``f * dL/dc~`` after it (erratum "carry_no_threshold").
+because the carried quantity is the *spike* c[t-1] and c~[t] depends on it. The paper's
+Eq. 4 adds ``f * dL/dc~`` after the factor, dropping that of the receiving step (erratum
+"carry_no_threshold"); the authors' code carries the gradient of c[t] taken *before* its
+factor, dropping that of the sending step (erratum "carry_no_sender_threshold").
 Nothing here uses ``f^2 = f`` or ``c in {0, 1}``: in the smooth twin of a gradient check
 the spikes are soft values.
 
@@ -101,7 +103,12 @@ is n_in + H; ``"standard_normal"`` (the paper's §4.1): N(0, 1). Biases are zero
 
 At the end, :func:`backward_variant` holds the printed formulas of the paper's Eq. 4 and
 Appendix A and of the authors' code, one switch per discrepancy (:data:`ERRATA`), so
-that the tests and chapter 04 can show by finite differences which of them is the gradient.
+that the tests and chapter 04 can show by finite differences which of them is the
+gradient; the authors' three scripts' backward loops as combinations of them
+("authors_char", "authors_mnist", "authors_fsdd": :data:`AUTHORS`, with the readout each
+script uses in :data:`AUTHORS_SCRIPTS`); and what the authors' code does outside the cell
+(:data:`NOTES`). The surrogate widths above are the paper's and the char and FSDD
+scripts'; the MNIST script's differ (erratum "mnist_surrogates").
 """
 from __future__ import annotations
 
@@ -371,17 +378,36 @@ def _blocks(a, H):
 # Errata: the printed backward formulas, one switch per discrepancy
 # ======================================================================================
 #: variant name -> (where it is printed, what it does). Each is demonstrated by a
-#: finite-difference test in tests/test_lotfi_errata.py and tabulated in chapter 04.
+#: finite-difference test in tests/test_lotfi_errata.py (both twins reject it, ours passes)
+#: and tabulated in chapter 04. Script names are files of AliLotfi92/SNNLSTM@e1dd325d.
 ERRATA = {
     "x_prev": ("Appendix A, dw_{i,x}, dw_{g,x}, dw_{f,x}",
                "input-weight gradients of i, g, f use x_{t-1} where x_t is meant"),
     "wg_in_f": ("Appendix A, dw_{f,h}",
                 "the f-gate surrogate is evaluated at w_{g,h} h_{t-1} + w_{g,x} x_t + b_f "
                 "(the g weights) instead of the f gate's own potential"),
-    "carry_no_threshold": ("Eq. 4 (dL/dc_{t-1}) and the authors' code",
-                           "the unit-state carry f_{t+1} * dL/dc~_{t+1} is added after the "
-                           "threshold factor instead of before it"),
-    "last_step_every_step": ("the authors' code (last-step readout)",
+    "carry_no_threshold": ("Eq. 4 (dL/dc_t = gamma o_t dL/dh_t, then dL/dc_{t-1} += f_t dL/dc_t)",
+                           "the RECEIVING step's threshold factor is missing on the carry: "
+                           "dc~_t = s_c(t) o dh + f_{t+1} dc~_{t+1} instead of "
+                           "s_c(t) (o dh + f_{t+1} dc~_{t+1})"),
+    "carry_no_sender_threshold": ("the authors' code: CharLevelSpikingLSTM.py L206-207, L212-218, "
+                                  "L243; SpikingMNIST.py L198-199, L204-210, L231; "
+                                  "SpikingFSDD.py L191-192, L197-203, L225",
+                                  "the carry is e_t = o dh + f_{t+1} e_{t+1}, the gradient reaching "
+                                  "the spike c_t BEFORE its threshold factor, and dc~_t = s_c(t) e_t: "
+                                  "the SENDING step's factor is missing, "
+                                  "dc~_t = s_c(t) (o dh + f_{t+1} dc~_{t+1} / s_c(t+1))"),
+    "o_uses_next_c": ("CharLevelSpikingLSTM.py L196-197, L209 (tc = c before c is reassigned)",
+                      "dL/do_t uses c_{t+1} instead of c_t at every step but the last"),
+    "local_threshold_twice": ("SpikingFSDD.py L192, then L197-203",
+                              "the unit-state surrogate multiplies the local term twice: "
+                              "s_c^2 o dh (once before the carry is added, once with it)"),
+    "mnist_surrogates": ("SpikingMNIST.py L98-102 (deriv_spike, deriv_Tanhspike), used at L202-211",
+                         "f, i, o use G_0.3 (not G_4); g and the unit state use "
+                         "exp(-z^2)/sqrt(0.3 pi) = G_1(z)/sqrt(0.3): area 1.826, not the "
+                         "probability density of Eq. 2, so no Config (a normalized G_a) is it"),
+    "last_step_every_step": ("the authors' code: SpikingMNIST.py L196, SpikingFSDD.py L189 "
+                             "(last-step readout)",
                              "the loss gradient of the last step is injected at every step"),
     "abs_distance": ("Eq. 2 and Appendix A (Delta[.] = |.| - |theta|)",
                      "the surrogate is evaluated at |u| - |theta| instead of the signed u - theta"),
@@ -395,26 +421,100 @@ ERRATA = {
                         "transmits the thresholded spike c"),
 }
 
+#: The authors' three backward loops, each EXACTLY (up to float rounding; tested against
+#: the line-by-line transcription validation/authors/lotfi.py in
+#: tests/test_authors_lotfi.py): name -> (script and lines, the errata it combines).
+#: Each uses its script's own surrogate functions whatever the cell's config says
+#: (a1, a2, a_c, cell_grad, gamma are ignored): G_4 for f/i/o and the unit state and G_0.3
+#: for g in the char and FSDD scripts (Appendix B's values), the "mnist_surrogates" in
+#: the MNIST script; the distances u - theta are the forward's (theta = 0.1 in all
+#: scripts). ``dy[t]`` is what the script adds to dL/dh_t from outside the recurrence,
+#: ``np.dot(dout, wy.T)``: see :data:`AUTHORS_SCRIPTS` for the readouts.
+AUTHORS = {
+    "authors_char": ("CharLevelSpikingLSTM.py L193-244",
+                     ("carry_no_sender_threshold", "o_uses_next_c")),
+    "authors_mnist": ("SpikingMNIST.py L189-232 (SpikingEMNIST.py runs the same loop)",
+                      ("carry_no_sender_threshold", "mnist_surrogates")),
+    "authors_fsdd": ("SpikingFSDD.py L182-226",
+                     ("carry_no_sender_threshold", "local_threshold_twice")),
+}
 
-#: The two discrepancies of the authors' public code (with the signed surrogate distance).
-AUTHORS_CODE = ("carry_no_threshold", "last_step_every_step")
+#: script -> the variant that gives that script's cell gradients from the protocol's ``dy``
+#: of the script's own readout. Char: a softmax at every step, dy[t] = dout_t wy^T, used as
+#: it is. MNIST/FSDD: a softmax at the last step only, dy = 0 but dy[T-1] = dout wy^T; the
+#: scripts add that dout wy^T at EVERY step (MNIST L196, FSDD L189), hence
+#: "last_step_every_step" (the only key an authors_* variant combines with).
+AUTHORS_SCRIPTS = {
+    "char": "authors_char",
+    "mnist": ("authors_mnist", "last_step_every_step"),
+    "fsdd": ("authors_fsdd", "last_step_every_step"),
+}
+
+#: The authors' sequential-MNIST backward (what experiments.lotfi trains "with the
+#: authors' backward"). Kept under this name for its callers; prefer AUTHORS_SCRIPTS.
+AUTHORS_CODE = AUTHORS_SCRIPTS["mnist"]
+
+#: Departures of the authors' code that the cell's backward never sees (no switch), each
+#: demonstrated in tests/test_authors_lotfi.py.
+NOTES = {
+    "readout_doubled": ("CharLevelSpikingLSTM.py L202-203 and L221-222",
+                        "dwy and dby are accumulated twice per step: the readout's gradients "
+                        "are doubled; the cell's are not (dout wy^T enters dh once, L205)"),
+}
+
+
+def _script_gauss(a):
+    """A script's normalized Gaussian, written as the scripts write it (Char L95-99)."""
+    return lambda z: (1 / np.sqrt(a * np.pi)) * np.exp(-(z ** 2) / a)
+
+
+def _mnist_wide(z):
+    """SpikingMNIST.py L101-102, ``deriv_Tanhspike``: exp(-z^2)/sqrt(0.3 pi), not normalized."""
+    return (1 / np.sqrt(0.3 * np.pi)) * np.exp(-z ** 2)
+
+
+#: The scripts' surrogates as (f/i/o, g, unit state).
+_APPENDIX_B = (_script_gauss(4), _script_gauss(0.3), _script_gauss(4))   # Char L95-99, FSDD L89-93
+_MNIST = (_script_gauss(0.3), _mnist_wide, _mnist_wide)                  # MNIST L98-102
+
+
+def _resolve(variant):
+    """The set of errata switches of ``variant`` and the surrogate triple (None: the config's)."""
+    names = () if variant is None else ((variant,) if isinstance(variant, str) else tuple(variant))
+    bad = [v for v in names if v not in ERRATA and v not in AUTHORS]
+    if bad:
+        raise ValueError(f"variant must be None, one of {sorted(ERRATA)} or {sorted(AUTHORS)}, "
+                         f"or a tuple of them, got {variant!r}")
+    scripts = [v for v in names if v in AUTHORS]
+    if scripts:
+        if len(scripts) > 1 or set(names) - {scripts[0], "last_step_every_step"}:
+            raise ValueError(f"variant: an authors_* variant combines only with "
+                             f"'last_step_every_step', got {variant!r}")
+        chosen = set(AUTHORS[scripts[0]][1]) | (set(names) & {"last_step_every_step"})
+        surrogates_ = _MNIST if "mnist_surrogates" in chosen else _APPENDIX_B
+    else:
+        chosen = set(names)
+        surrogates_ = _MNIST if "mnist_surrogates" in chosen else None
+    if {"carry_no_threshold", "carry_no_sender_threshold"} <= chosen:
+        raise ValueError("variant: 'carry_no_threshold' and 'carry_no_sender_threshold' are "
+                         "two readings of the same carry; choose one")
+    return chosen, surrogates_
 
 
 def backward_variant(cell, dy, cache, variant=None):
-    """The backward pass as *printed*: ``variant`` is one key of :data:`ERRATA`, a tuple of
-    keys (several errata at once, e.g. :data:`AUTHORS_CODE`), or None.
+    """The backward pass as *printed*: ``variant`` is one key of :data:`ERRATA` or of
+    :data:`AUTHORS`, a tuple of keys (several errata at once; an authors_* key only with
+    "last_step_every_step", e.g. ``AUTHORS_SCRIPTS["mnist"]``), or None.
 
     With ``variant=None`` this is a second, deliberately plain transcription of the exact
-    backward (one loop, no step functions) and agrees with ``cell.backward``; each variant
-    changes exactly the line the paper (or the authors' code) prints differently. Returns
-    ``(dx, grads)`` like ``cell.backward``. The spikes of each step come from
-    :func:`restore`, as in ``cell.backward``. Used by the errata tests, chapter 04 and
-    ``experiments.lotfi`` (training with the authors' backward).
+    backward (one loop, no step functions) and agrees with ``cell.backward``; each erratum
+    changes exactly the line the paper (or the authors' code) prints differently, and
+    "authors_char" / "authors_mnist" / "authors_fsdd" are the authors' scripts' loops
+    (:data:`AUTHORS`). Returns ``(dx, grads)`` like ``cell.backward``. The spikes of each
+    step come from :func:`restore`, as in ``cell.backward``. Used by the errata tests,
+    chapter 04 and ``experiments.lotfi`` (training with the authors' backward).
     """
-    chosen = () if variant is None else ((variant,) if isinstance(variant, str) else tuple(variant))
-    bad = [v for v in chosen if v not in ERRATA]
-    if bad:
-        raise ValueError(f"variant must be None, one of {sorted(ERRATA)} or a tuple of them, got {variant!r}")
+    chosen, script_sur = _resolve(variant)
     cfg, p = cell.config, cell.params
     x, hs, cts = cache["x"], cache["hs"], cache["c_tildes"]
     T, B, _ = x.shape
@@ -422,12 +522,21 @@ def backward_variant(cell, dy, cache, variant=None):
     W_x, W_h = p["W_x"], p["W_h"]
     thetas = np.concatenate([np.full(H, cfg.theta1), np.full(H, cfg.theta1),
                              np.full(H, cfg.theta2), np.full(H, cfg.theta1)]).astype(cell.dtype)
+    if script_sur is None:   # the config's surrogates
+        G_fio, G_g = cfg.sigma1.grad, cfg.sigma2.grad
+        if cfg.cell_grad == "gaussian":
+            G_c = cfg.sigma_c.grad
+        else:
+            def G_c(z):
+                return cfg.gamma
+    else:                    # a script's own functions
+        G_fio, G_g, G_c = script_sur
 
     def gauss(z):  # the surrogate of each block, evaluated at z (B, 4H)
         out = np.empty_like(z)
-        out[:, :2 * H] = cfg.sigma1.grad(z[:, :2 * H])
-        out[:, 2 * H:3 * H] = cfg.sigma2.grad(z[:, 2 * H:3 * H])
-        out[:, 3 * H:] = cfg.sigma1.grad(z[:, 3 * H:])
+        out[:, :2 * H] = G_fio(z[:, :2 * H])
+        out[:, 2 * H:3 * H] = G_g(z[:, 2 * H:3 * H])
+        out[:, 3 * H:] = G_fio(z[:, 3 * H:])
         return out
 
     if "last_step_every_step" in chosen:
@@ -436,19 +545,29 @@ def backward_variant(cell, dy, cache, variant=None):
     dUmix = np.zeros((T, B, H), cell.dtype)  # f block of dU for the wg_in_f variant
     dh_next = np.zeros((B, H), cell.dtype)
     dc_next = np.zeros((B, H), cell.dtype)
+    c_o_next = None                          # the c of step t+1, for o_uses_next_c
     for t in reversed(range(T)):
         s = restore(cache, t, cfg)
         u, f, i, g, o = s.u, s.f, s.i, s.g, s.o
         c_prev, c, ct = s.c_prev, s.c, s.c_tilde
         dh = dy[t] + (0 if "no_recurrent_dh" in chosen else dh_next)
-        s_c = cfg.sigma_c.grad(ct - cfg.theta_c) if cfg.cell_grad == "gaussian" else cfg.gamma
+        s_c = G_c(ct - cfg.theta_c)
         c_used = ct if "unthresholded_c" in chosen else c
         c_prev_used = (cts[t - 1] if t > 0 else c_prev) if "unthresholded_c" in chosen else c_prev
-        d_o = dh * c_used                                   # dL/do_t   (Eq. 4)
-        if "carry_no_threshold" in chosen:
-            dct = s_c * o * dh + dc_next                    # gamma o dL/dh + f_{t+1} dL/dc_{t+1}
-        else:
-            dct = s_c * (o * dh + dc_next)
+        c_o = c_o_next if ("o_uses_next_c" in chosen and t < T - 1) else c_used
+        d_o = dh * c_o                                      # dL/do_t   (Eq. 4)
+        local = o * dh                                      # c_t's share through h_t
+        if "local_threshold_twice" in chosen:
+            local = s_c * local
+        if "carry_no_threshold" in chosen:                  # Eq. 4
+            dct = s_c * local + dc_next                     # gamma o dL/dh + f_{t+1} dL/dc_{t+1}
+            carried = dct
+        elif "carry_no_sender_threshold" in chosen:         # the authors' code
+            carried = local + dc_next                       # e_t = o dh + f_{t+1} e_{t+1}
+            dct = s_c * carried
+        else:                                               # the chain rule
+            dct = s_c * (local + dc_next)
+            carried = dct
         d_i, d_g, d_f = dct * g, dct * i, dct * c_prev_used  # dL/di, dL/dg, dL/df
         dgate = np.concatenate([d_f, d_i, d_g, d_o], axis=1)
         z = (np.abs(u) - np.abs(thetas)) if "abs_distance" in chosen else (u - thetas)
@@ -457,7 +576,7 @@ def backward_variant(cell, dy, cache, variant=None):
         if "wg_in_f" in chosen:
             # sigma_1'(Delta_1[w_{g,h} h_{t-1} + w_{g,x} x_t + b_{f,h} + b_{f,x}])
             u_mix = x[t] @ W_x[:, 2 * H:3 * H] + s.h_prev @ W_h[:, 2 * H:3 * H] + p["b"][:H]
-            dUmix[t] = cfg.sigma1.grad(u_mix - cfg.theta1) * d_f
+            dUmix[t] = G_fio(u_mix - cfg.theta1) * d_f
         if "sigma_outside" in chosen:
             # sigma'(Delta[u]) (w_{.,h} dL/dgate): w_{.,h} = W_h^T in our layout, so
             # w dL/dgate is dgate @ W_h (row vectors), the surrogate applied after it.
@@ -465,7 +584,8 @@ def backward_variant(cell, dy, cache, variant=None):
                           for k in range(4))
         else:
             dh_next = dU[t] @ W_h.T
-        dc_next = dct * f
+        dc_next = carried * f
+        c_o_next = c_used
     dU2 = dU.reshape(T * B, -1)
     X2 = x.reshape(T * B, -1)
     Hp2 = hs[:-1].reshape(T * B, -1)

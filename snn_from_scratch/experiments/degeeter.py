@@ -19,6 +19,10 @@ learn; the deep LIF networks are harder to train than the deep SRC networks).
 
 "Layers" counts every SRC/LIF layer including the final one of 100 neurons, as in the
 paper's Table 1 (1 layer = no hidden layer).
+
+The module is longer than ~350 lines because it holds all of one paper's experiments, each
+a function printing its table and drawing its figure; splitting a paper over several files
+would scatter its shared set-up (budget, constants, data) without making any part shorter.
 """
 from __future__ import annotations
 

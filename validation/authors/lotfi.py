@@ -26,7 +26,7 @@ input, rows ``n_in:`` on ``h_{t-1}``. Gates (all thresholds ``theta = 0.1``)::
 distance ``u - theta`` (the ``Dif`` the authors' ``spike`` returns), never of
 ``|u| - |theta|`` as the paper prints.
 
-Layout mapping to the library (DESIGN.md): ``W_x (n_in, 4H)``, ``W_h (H, 4H)``,
+Layout mapping to the library (docs/design.md): ``W_x (n_in, 4H)``, ``W_h (H, 4H)``,
 ``b (4H)``, gate blocks f, i, g, o. :func:`to_library_layout` maps
 ``{wf, wi, wc, wo, bf, bi, bc, bo}`` (and their gradients, same keys) onto it with
 ``W_x = [wf[:n_in] | wi[:n_in] | wc[:n_in] | wo[:n_in]]``,
