@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from . import cells, network, optim, proofs, training
-from .runtime import fast_mode, jsonable
+from .runtime import add_threads_option, fast_mode, jsonable, set_threads
 from .train_cli import load_data
 
 #: The Adam step of every cell but the plain tanh RNN, which sits on a loss plateau (ln 10)
@@ -180,11 +180,13 @@ def parser():
     p.add_argument("--data-dir", default=None, help="data folder (default $SNN_DATA_DIR or ./data)")
     p.add_argument("--skip-proofs", action="store_true", help="only the training comparison")
     p.add_argument("--skip-training", action="store_true", help="only the proofs")
+    add_threads_option(p)
     return p
 
 
 def main(argv):
     args = parser().parse_args(argv)
+    set_threads(args.threads, stream=sys.stdout)
     t_start = time.time()
     names = cells.available() if args.cells is None else args.cells
     for n in names:

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import cells, checkpoint, datasets, network, optim, training
 from .cells.base import check_real
-from .runtime import add_config_option, fast_mode, parse_config
+from .runtime import add_config_option, add_threads_option, fast_mode, parse_config, set_threads
 
 
 def load_data(name, data_dir=None, fast=False, seed=0):
@@ -70,6 +70,7 @@ def parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     add_config_option(p)
+    add_threads_option(p)
     p.add_argument("--save", default=None, metavar="PATH", help="write a checkpoint (.npz)")
     p.add_argument("--data-dir", default=None, help="data folder (default $SNN_DATA_DIR or ./data)")
     p.add_argument("--fast", action="store_true", default=fast_mode(),
@@ -126,6 +127,7 @@ def run(args, out=None):
 def main(argv):
     args = parser().parse_args(argv)
     try:
+        set_threads(args.threads, stream=sys.stdout)
         run(args)
     except (ValueError, TypeError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -137,12 +137,20 @@ def train(net, X, y, optimizer, epochs, batch_size, rng, encode=None, X_val=None
 
 
 class Progress:
-    """One status line on ``stream``, rewritten in place with ``\\r`` (throttled)."""
+    """One status line on ``stream``: on a terminal rewritten in place with ``\\r``
+    (throttled to ``every`` seconds); elsewhere (a log file, a pipe, a notebook) written as a
+    plain line at most every ``log_every`` seconds, so that a long epoch still shows signs of
+    life, plus the finished line of each epoch.
 
-    def __init__(self, stream, enabled=True, every=0.1):
-        self.stream, self.enabled, self.every = stream, enabled, every
+    Why not tqdm: its updates are carriage-return rewrites, which a log file keeps as one
+    growing line, and in a notebook a widget whose state would be committed with the
+    chapters' outputs. Forty lines give both behaviours we want.
+    """
+
+    def __init__(self, stream, enabled=True, every=0.1, log_every=10.0):
+        self.stream, self.enabled, self.every, self.log_every = stream, enabled, every, log_every
         self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
-        self.last = 0.0
+        self.last = time.time()
         self.width = 0
 
     def update(self, text, force=False):
@@ -150,7 +158,11 @@ class Progress:
             return
         now = time.time()
         if not self.tty:
-            return  # a log file gets only the finished lines
+            if now - self.last >= self.log_every:  # a plain line now and then
+                self.last = now
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            return
         if not force and now - self.last < self.every:
             return
         self.last = now

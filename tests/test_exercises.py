@@ -10,7 +10,7 @@ import pytest
 from snn_from_scratch import cells
 from snn_from_scratch.exercises import EXERCISES, check, grade, main
 from snn_from_scratch.exercises import mistakes as M
-from snn_from_scratch.exercises.builder import (BEGIN_HIDDEN, BEGIN_SOLUTION, NOTEBOOKS, build,
+from snn_from_scratch.exercises.builder import (BEGIN_HIDDEN, BEGIN_SOLUTION, NOTEBOOKS,
                                                  extract_code, student_version)
 from snn_from_scratch.exercises.grader import _build, _ops, reference_fns
 

@@ -99,10 +99,10 @@ def spike(u, family, params=None):
 
 class MultibitQuantizer(torch.autograd.Function):
     """Ponghiran & Roy Eq. 22 with the authors' scaling: with the level width
-    w = b / (2^N r) (N bits, margin r) and gamma = k w, the level q = min(floor(V / w),
+    w = b / (2^N r) (N bits, margin r) and gamma = k w, the level q = min(floor(min(V, b) / w),
     2^N - 1) where V > gamma (>= with ``at_threshold``), else 0 (mirrored for negative V
-    when ``signed``); the output is q w. Backward: the clipped straight-through estimator
-    1[|V| <= b] (the derivative of clip(V, -b, b))."""
+    when ``signed``; the clip at b is the authors' clamp); the output is q w. Backward: the
+    clipped straight-through estimator 1[|V| <= b] (the derivative of clip(V, -b, b))."""
 
     @staticmethod
     def forward(ctx, V, b, n_bits, k, signed=False, at_threshold=False, margin=1.0):
@@ -112,7 +112,7 @@ class MultibitQuantizer(torch.autograd.Function):
         w = b / (levels * margin)
         gamma = k * b / (levels * margin)
         mag = V.abs() if signed else V
-        q = torch.clamp(torch.floor(mag / w), max=levels - 1)
+        q = torch.clamp(torch.floor(torch.clamp(mag, max=b) / w), max=levels - 1)
         emits = (mag >= gamma) if at_threshold else (mag > gamma)
         q = torch.where(emits, q, torch.zeros_like(q))
         if signed:

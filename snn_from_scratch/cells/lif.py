@@ -492,7 +492,9 @@ def fire(V, gamma, cfg, ops=EXACT):
     if cfg.output == "binary":
         u = V - gamma
         return ops.heaviside(u, cfg.surrogate_fn), cfg.surrogate_fn.grad(u)    # Eq. 9
-    b = cfg.b if cfg.observe_range is None else cfg.observe_range(V)  # "authors": per step
+    # "authors" while training: b from this step's own V, but a constant for the backward
+    # (as in their code); ops.detach lets a twin replay it as one
+    b = cfg.b if cfg.observe_range is None else ops.detach(cfg.observe_range(V))
     Yq, q = quantize(V, b, cfg.n_bits, cfg.threshold_levels, cfg.signed,
                      cfg.spike_at_threshold, cfg.scale_margin)                   # Eq. 22
     clipped = np.abs(V) > b

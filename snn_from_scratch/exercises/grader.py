@@ -3,7 +3,8 @@
 For a step exercise the student's ``step_backward`` is run *inside the library's cell*:
 during the check the cell module's ``step_backward`` is replaced by the student's (and its
 ``reads`` by "keep every cache field", so that a student may read any field the
-derivation names), and ``cell.backward`` computes ``dx`` and every parameter's gradient
+derivation names; a call to the library's ``step_backward`` from inside the student's
+function still reaches the library's), and ``cell.backward`` computes ``dx`` and every parameter's gradient
 with the library's own time loop and after-the-loop matrix products. A second loop over
 the steps (on the full caches of ``cell.trace``) runs the student's function and the
 library's side by side and yields the gradient reaching each field of the initial state.
@@ -136,7 +137,7 @@ def _describe_exception(e):
     return f"{type(e).__name__}: {e}"
 
 
-def _call(fn, args, t, what):
+def _call(fn, args, t):
     try:
         return fn(*args)
     except Exception as e:  # the student's code: report, never crash the grader
@@ -148,8 +149,9 @@ def _unpack_step(out, State, t):
         raise StudentError("step_backward must return a tuple (da_t, dstate_prev, dp_t), got "
                            f"{type(out).__name__}", t)
     da, ds, dp = out
-    if not isinstance(ds, tuple) or len(ds) != len(State._fields):
-        raise StudentError(f"dstate_prev must be a State{State._fields}, got {type(ds).__name__}", t)
+    if not (isinstance(ds, tuple) and hasattr(ds, "_fields")) or len(ds) != len(State._fields):
+        raise StudentError(f"dstate_prev must be a State{State._fields} (the cell module's "
+                           f"named tuple), got {type(ds).__name__}", t)
     if not isinstance(dp, dict):
         raise StudentError(f"dp_t must be a dict, got {type(dp).__name__}", t)
     return da, State(*ds), dp
@@ -170,6 +172,23 @@ def _check_shapes(mine, ref, t):
             raise StudentError(f"step t={t}: {k} has shape {mine[k].shape}, expected {v.shape}", t)
 
 
+def _guarded(fn, reference):
+    """``fn`` as the module's ``step_backward``; a call made from inside ``fn`` (a student's
+    function that calls the library's, say) reaches the library's own, as it would outside
+    the check, instead of recursing into ``fn``."""
+    depth = [0]
+
+    def step_backward(*args):
+        if depth[0]:
+            return reference(*args)
+        depth[0] += 1
+        try:
+            return fn(*args)
+        finally:
+            depth[0] -= 1
+    return step_backward
+
+
 def run_step(ex, s, fn):
     """The student's (or a mistake's) ``step_backward`` on setting ``s``: per-step outputs
     from a loop over the full caches, then dx and the parameters from ``cell.backward``
@@ -186,20 +205,18 @@ def run_step(ex, s, fn):
     try:
         for t in reversed(range(s.T)):
             ra, rs, rp = reference(dy[t], ref, caches[t], p, cfg)
-            out = _call(fn, (dy[t], mine, caches[t], p, cfg), t, "step_backward")
+            out = _call(fn, (dy[t], mine, caches[t], p, cfg), t)
             da, mine, dp = _unpack_step(out, State, t)
             ref = rs
             run.steps[t] = _outputs(da, mine, dp)
             _check_shapes(run.steps[t], _outputs(ra, rs, rp), t)
         run.tensors.update({_state_name(f): np.asarray(v, np.float64) for f, v in zip(State._fields, mine)})
         saved = mod.step_backward, mod.reads
-        mod.step_backward, mod.reads = fn, (lambda *a, **k: None)   # keep every cache field
+        mod.step_backward, mod.reads = _guarded(fn, reference), (lambda *a, **k: None)
         try:
             y, cache = cell.forward(x, state, ops=_ops(s))
             try:
-                dx, grads = cell.backward(dy, cache)
-            except StudentError:
-                raise
+                dx, grads = cell.backward(dy, cache)   # the library's loop, the student's steps
             except Exception as e:
                 raise StudentError(_describe_exception(e)) from None
         finally:
@@ -244,7 +261,7 @@ def run_loop(ex, s, fn):
 
     zero = State(*(np.zeros_like(v) for v in state))
     try:
-        out = _call(fn, (dy, caches, p, cfg, recording_step, zero), None, "bptt_backward")
+        out = _call(fn, (dy, caches, p, cfg, recording_step, zero), None)
         if not isinstance(out, tuple) or len(out) != 3:
             raise StudentError("bptt_backward must return (dA, dstate0, dp)")
         dA, ds0, dp = out
@@ -324,7 +341,7 @@ def run_surrogate(ex, s, fns):
             except Exception as e:
                 run.error = f"primitive: {_describe_exception(e)}"
     if run.error is None:
-        cell, x, state, dy = _build(Setting_lif(s))
+        cell, x, state, dy = _build(_lif_setting(s))
         cfg = cell.step_config()
         object.__setattr__(cfg, "surrogate_fn", _Surrogate(grad, primitive, k))
         cell.step_config = lambda *a, **k: cfg   # every pass uses the student's surrogate
@@ -337,7 +354,7 @@ def run_surrogate(ex, s, fns):
     return run
 
 
-def Setting_lif(s):
+def _lif_setting(s):
     """The LIF layer of the surrogate exercise's network proof."""
     from dataclasses import replace
     return replace(s, config=dict(surrogate="fast_sigmoid", surrogate_params={"k": s.config["k"]},
@@ -478,7 +495,7 @@ def _format_rows(rows, first_col="gradient of"):
     return lines
 
 
-def _hint(ex, settings, mine_runs, fns_mine):
+def _hint(ex, settings, mine_runs):
     """The known mistake whose gradients the student's reproduce on every setting."""
     for m in ex.mistakes:
         ok = True
@@ -521,7 +538,7 @@ def _generic_hint(ex, mine_runs, ref_runs):
                      "derivative of the step is wrong" if t == last else
                      f"first at t={t}, the first step that receives a carry from t+1: what the "
                      "step does with dstate (the carried gradients) is wrong")
-            return f"{', '.join(outs)} depart {where}"
+            return f"{', '.join(outs)} {'departs' if len(outs) == 1 else 'depart'} {where}"
     return None
 
 
@@ -577,7 +594,7 @@ def grade(name, *functions, hidden=False, quiet=False):
     if ok:
         lines.append(f"RESULT: PASS — every gradient proven on {len(settings)} setting(s)")
     else:
-        m = _hint(ex, settings, mine_runs, functions)
+        m = _hint(ex, settings, mine_runs)
         lines.append(f"RESULT: FAIL — {n_bad} of {len(settings)} setting(s) wrong")
         if m is not None:
             hint = m.key

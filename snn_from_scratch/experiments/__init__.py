@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pathlib
+import sys
 
-from ..runtime import fast_mode
+from ..runtime import add_threads_option, fast_mode, set_threads
 
 PAPER_MODULES = ("lotfi", "ponghiran", "degeeter")
 
@@ -41,7 +42,8 @@ def parser():
                    help="small data and few epochs (default when SNN_FAST=1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs", help="folder for figures and tables (default runs/)")
-    p.add_argument("--data-dir", default=None, help="data folder (default $SNN_DATA_DIR or ./data)")
+    p.add_argument("--data-dir", default=None, help="data folder (default $SNN_DATA_DIR, else the per-user cache)")
+    add_threads_option(p)
     return p
 
 
@@ -71,6 +73,7 @@ def main(argv):
     if args.name not in exps:
         print(f"unknown experiment {args.name!r}; available: {sorted(exps)}")
         return 2
+    set_threads(args.threads, stream=sys.stdout)
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     exps[args.name](args)
     return 0
