@@ -23,12 +23,28 @@ COMMANDS = {
                   "export / compare reference gradients for other frameworks"),
     "fetch": ("snn_from_scratch.fetch", "main",
               "download and verify the real data sets (mnist, fsdd, alice, ...)"),
+    "bench": ("snn_from_scratch.cli", "bench",
+              "benchmark training steps against PyTorch (runs benchmarks/bench.py of a clone)"),
     "exercises": ("snn_from_scratch.exercises", "main",
                   "build the students' exercise notebooks, or grade a solution with a diagnosis"),
 }
-#: Timings against PyTorch need torch, which the package never imports: they live outside it.
-NOT_HERE = {"bench": "benchmarks moved out of the package: run `python -m benchmarks.bench` "
-                     "from the repository root (see benchmarks/README.md)"}
+NOT_HERE = {}
+
+
+def bench(argv):
+    """``bench``: the benchmarks live outside the package (they need PyTorch), in
+    ``benchmarks/`` of a clone of the repository; run there in a fresh interpreter, so that
+    the BLAS threads are pinned before NumPy is imported."""
+    import pathlib
+    import subprocess
+
+    script = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+    if not script.is_file():
+        print("the benchmarks are not part of the installed package: in a clone of the "
+              "repository run `python -m benchmarks.bench [--fast]` from its root "
+              "(benchmarks/README.md)", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *argv])
 
 
 def usage():

@@ -145,6 +145,19 @@ def _gated_table():
 #: exercised) with the same code path. tests/test_src.py also checks b_h = -6.
 SRC_PROOF_CONSTANTS = {"b_h_init": -2.0, "b_h_max": None}
 
+#: The SRC's generic point (docs/design.md, "Proving gradients"): every constant of Eq. 3
+#: off the paper's value — the leak alpha, the saturation rho, the feedback gains r and
+#: r_s, and both gates of 3c, z_dep = 0.3 != 0 —, so that a backward that hard-codes a
+#: paper constant (e.g. z_dep = 0, where the carry of h_s drops a term) fails a proof. The
+#: constants keep the neurons spiking: h[t-1] > 0.5 (z_s = z_dep) occurs in the proofs.
+SRC_GENERIC = dict(SRC_PROOF_CONSTANTS, alpha=0.8, rho=4.0, r=2.5, r_s=-6.0, z_hyp=0.7, z_dep=0.3)
+
+#: The spiking LSTM's generic point: three distinct thresholds (f/i/o, g, the unit state)
+#: and three distinct surrogate widths, so that a backward that uses one threshold or
+#: width in place of another cannot pass (at the paper's values theta1 = theta2 = theta_c
+#: and a1 = a_c, and such a swap changes no number).
+SPIKING_LSTM_GENERIC = dict(theta1=0.15, theta2=0.05, theta_c=0.4, a1=3.0, a2=0.5, a_c=1.5)
+
 #: cell -> [(label or None, config, twin)]: what ``gradcheck`` proves. ``twin`` None: a
 #: smooth cell, plain finite differences. A None label is made by :func:`describe`.
 PROOFS = {
@@ -157,6 +170,14 @@ PROOFS = {
         (None, {"cell_grad": "constant", "gamma": 0.7}, "frozen"),
         (None, {"cell_grad": "constant", "gamma": 0.7}, "smooth"),
         (None, {"init": "standard_normal"}, "frozen"),
+        ("generic point: distinct thresholds and widths", SPIKING_LSTM_GENERIC, "frozen"),
+        ("generic point: distinct thresholds and widths", SPIKING_LSTM_GENERIC, "smooth"),
+        ("generic point, cell_grad=constant, gamma=0.7",
+         dict(SPIKING_LSTM_GENERIC, cell_grad="constant", gamma=0.7), "frozen"),
+        ("generic point, cell_grad=constant, gamma=0.7",
+         dict(SPIKING_LSTM_GENERIC, cell_grad="constant", gamma=0.7), "smooth"),
+        ("generic point, init=standard_normal", dict(SPIKING_LSTM_GENERIC, init="standard_normal"),
+         "frozen"),
     ],
     "lif": _lif_table(),
     "gated_lif": _gated_table(),
@@ -168,6 +189,13 @@ PROOFS = {
         ("detached recurrence", dict(SRC_PROOF_CONSTANTS, bypass_relu=False, detach_recurrent=True),
          "frozen"),
         ("ReLU bypass, detached recurrence (the paper's)", dict(SRC_PROOF_CONSTANTS), "frozen"),
+        ("generic constants, exact rule", dict(SRC_GENERIC, bypass_relu=False, detach_recurrent=False),
+         "frozen"),
+        ("generic constants, ReLU bypass", dict(SRC_GENERIC, bypass_relu=True, detach_recurrent=False),
+         "frozen"),
+        ("generic constants, detached recurrence",
+         dict(SRC_GENERIC, bypass_relu=False, detach_recurrent=True), "frozen"),
+        ("generic constants, ReLU bypass, detached recurrence", dict(SRC_GENERIC), "frozen"),
     ],
 }
 

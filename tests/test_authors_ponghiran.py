@@ -121,11 +121,46 @@ def test_eval_mode_at_a_given_range(name, variant, b):
     dx, grads = cell.backward(dy, cache)
     err = _compare(cell, y, grads, dx, Y, tg, tdx, q.scale)
     assert max(err.values()) <= TOL, err
-    # the point is generic: several levels, zeros, both signs and clipped potentials occur
+    # the point is generic: many levels, zeros and clipped potentials occur (v1/v2 never go
+    # negative from a zero state: C >= 0 and the reset never overshoots)
     levels = np.unique(np.round(y * q.scale))
-    assert len(levels) >= 6 and levels.min() < 0 < levels.max() and 0 in levels
+    assert len(levels) >= 6 and 0 in levels and levels.max() == 2 ** (NUM_BITS - 1) - 1
     clipped = np.mean([np.mean(~c.dYdV) for _, _, c in cell.trace(x)])
-    assert 0 < clipped < 0.5
+    assert 0 < clipped < 1   # both sides of the clip
+
+
+def _eval_errors(name, variant, b, **change):
+    cell, x, dy, rng = _setup(name, variant)
+    if change:  # the same parameters, another configuration
+        other = cells.make(name, N_IN, H, **{**cell.config.__dict__, **change})
+        other.params = cell.params
+        cell = other
+    cell.training = False
+    cell.b = b
+    for k in [k for k in cell.buffers if k.startswith("bn_mean")]:   # generic running statistics
+        cell.buffers[k] = 0.2 * rng.standard_normal(H)
+    for k in [k for k in cell.buffers if k.startswith("bn_var")]:
+        cell.buffers[k] = rng.uniform(0.5, 2.0, H)
+    q = P.FakeSpikeQuantization(num_bits=NUM_BITS, threshold=THRESHOLD, ema_momentum=0.1)
+    q.training = False
+    q.tracked_min, q.tracked_max = -0.5 * b, b          # their max_abs = b
+    q.scale = P.symmetric_scale(NUM_BITS, b, np.float64)
+    Y, tg, tdx = _theirs(cell, x, dy, q, _their_bn_states(cell, cell.NORMS), training=False)
+    y, cache = cell.forward(x)
+    dx, grads = cell.backward(dy, cache)
+    out = {"Y": close(y, Y), "dx": close(dx, tdx)}
+    out.update({k: close(grads[k], tg[k]) for k in grads})
+    return out
+
+
+@pytest.mark.parametrize("change", [dict(n_bits=6), dict(scale_margin=1.0), dict(detach_reset=True),
+                                    dict(alpha=0.99)], ids=str)
+@pytest.mark.parametrize("name, variant", CASES, ids=[LAYER[v] for _, v in CASES])
+def test_a_wrong_preset_fails(name, variant, change):
+    """The comparison can fail: the former preset's 6 magnitude bits, the margin, a detached
+    reset or a membrane leak each make the numbers differ from theirs."""
+    assert max(_eval_errors(name, variant, 0.6).values()) <= TOL
+    assert max(_eval_errors(name, variant, 0.6, **change).values()) > 1e-6
 
 
 @pytest.mark.parametrize("name, variant", CASES, ids=[LAYER[v] for _, v in CASES])

@@ -237,6 +237,16 @@ def test_required_proofs_declared():
     twins = {(cfg.get("cell_grad", "gaussian"), tw) for cfg, tw in table.values()}
     assert {("gaussian", "frozen"), ("gaussian", "smooth"),
             ("constant", "frozen"), ("constant", "smooth")} <= twins
+    # a generic point (docs/design.md, "Proving gradients"): distinct thresholds and widths,
+    # all off the paper's values, under both twins and both unit-state derivatives
+    assert len({GENERIC[k] for k in ("theta1", "theta2", "theta_c")}) == 3
+    assert len({GENERIC[k] for k in ("a1", "a2", "a_c")}) == 3
+    defaults = sl.Config()
+    assert all(v != getattr(defaults, k) for k, v in GENERIC.items())
+    generic = {(cfg.get("cell_grad", "gaussian"), tw) for cfg, tw in table.values()
+               if all(cfg.get(k) == v for k, v in GENERIC.items())}
+    assert generic == {("gaussian", "frozen"), ("gaussian", "smooth"),
+                       ("constant", "frozen"), ("constant", "smooth")}
     # no label hides another row (gradcheck runs what proofs_of returns)
     assert len(table) == len(proofs.PROOFS["spiking_lstm"])
 
@@ -282,7 +292,22 @@ def _bug_recompute_under_twin(cache, t, cfg):
     return RESTORE(dict(cache, twin_spikes=None), t, cfg)
 
 
+def _swapped(a, b):
+    """A backward that uses config value ``b`` where ``a`` belongs and vice versa (e.g. the
+    unit-state threshold theta_c in place of the gates' theta1): invisible at the paper's
+    values, where theta1 = theta2 = theta_c and a1 = a_c."""
+    def bug(dy_t, dstate, cache_t, p, cfg):
+        return STEP_BACKWARD(dy_t, dstate, cache_t, p,
+                             dataclasses.replace(cfg, **{a: getattr(cfg, b), b: getattr(cfg, a)}))
+    bug.__name__ = f"swap_{a}_{b}"
+    return bug
+
+
 CONSTANT = {"cell_grad": "constant", "gamma": 0.7}
+GENERIC = proofs.SPIKING_LSTM_GENERIC
+GENERIC_CONSTANT = dict(GENERIC, **CONSTANT)
+SWAPS = [("theta_c", "theta1"), ("theta_c", "theta2"), ("theta1", "theta2"), ("a_c", "a1"),
+         ("a1", "a2"), ("a_c", "a2")]
 BUGS = [
     ("carry_skips_threshold", "step_backward", _bug_carry_skips_threshold, {}, "frozen"),
     ("carry_skips_threshold", "step_backward", _bug_carry_skips_threshold, {}, "smooth"),
@@ -294,6 +319,12 @@ BUGS = [
     ("constant_uses_gaussian", "step_backward", _bug_constant_uses_gaussian, CONSTANT, "frozen"),
     ("constant_uses_gaussian", "step_backward", _bug_constant_uses_gaussian, CONSTANT, "smooth"),
     ("recompute_under_twin", "restore", _bug_recompute_under_twin, {}, "smooth"),
+    # at the generic point (distinct thetas and widths) every swap is caught, under both
+    # twins; with the constant unit-state derivative the thresholds still matter
+    *[(f"swap_{a}_{b}", "step_backward", _swapped(a, b), GENERIC, twin)
+      for a, b in SWAPS for twin in ("frozen", "smooth")],
+    *[(f"swap_{a}_{b}_constant", "step_backward", _swapped(a, b), GENERIC_CONSTANT, "frozen")
+      for a, b in (("theta_c", "theta1"), ("theta_c", "theta2"), ("theta1", "theta2"))],
 ]
 
 

@@ -41,6 +41,10 @@ def parser():
     p.add_argument("--fast", action="store_true", default=fast_mode(),
                    help="small data and few epochs (default when SNN_FAST=1)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run seeds SEED..SEED+N-1 and report mean ± std (experiments.seeds)")
+    p.add_argument("--jobs", type=int, default=1, metavar="J",
+                   help="with --seeds: joblib worker processes, each with one BLAS thread")
     p.add_argument("--out", default="runs", help="folder for figures and tables (default runs/)")
     p.add_argument("--data-dir", default=None, help="data folder (default $SNN_DATA_DIR, else the per-user cache)")
     add_threads_option(p)
@@ -75,5 +79,10 @@ def main(argv):
         return 2
     set_threads(args.threads, stream=sys.stdout)
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+    if args.seeds > 1 or args.jobs != 1:
+        from .seeds import run_seeds
+        run_seeds(args.name, n_seeds=args.seeds, jobs=args.jobs, seed=args.seed, fast=args.fast,
+                  out=args.out, data_dir=args.data_dir)
+        return 0
     exps[args.name](args)
     return 0
