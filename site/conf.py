@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import re
 import shutil
 import sys
 
@@ -91,3 +92,53 @@ mathjax3_config = {
     "loader": {"load": []},
     "options": {"menuOptions": {"settings": {"assistiveMml": False}}},
 }
+
+
+# --- docstrings --------------------------------------------------------------------------
+# The library's docstrings are written to be read in the source: plain text with the
+# equations and notation tables as indented ASCII blocks. reST would fold such a block into
+# a quoted paragraph (and read ``|u|`` as a substitution), so an indented block that
+# follows a paragraph is shown as it is written: preformatted, as if introduced by ``::``.
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#\.\s|\.\.\s|:\w)")
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
+
+
+def literal_blocks(lines):
+    """``lines`` of a docstring with every indented block after a paragraph (blank line
+    between, 4+ more columns of indentation) introduced by ``::`` (returns a new list)."""
+    out = []
+    para_start = None  # index (in lines) of the first line of the current paragraph
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            prev = lines[i - 1] if i > 0 else ""
+            if (para_start is not None and j < len(lines) and prev.strip()
+                    and not prev.rstrip().endswith("::")
+                    and not _LIST_MARKER.match(lines[para_start])
+                    and not lines[j].lstrip().startswith(">>>")
+                    and _indent(lines[j]) >= _indent(lines[para_start]) + 4):
+                out += ["", " " * _indent(lines[para_start]) + "::"]
+            out.append(line)
+            para_start = None
+        else:
+            if para_start is None:
+                para_start = i
+            out.append(line)
+        i += 1
+    return out
+
+
+def _process_docstring(app, what, name, obj, options, lines):
+    lines[:] = literal_blocks(lines)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _process_docstring)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -59,6 +59,12 @@ def bptt_steps(cell, cache, dy=None, dstate_final=None):
     return dA
 
 
+def _refuse_batch_norm(cell, what):
+    if getattr(cell.config, "norm", "none") != "none":
+        raise ValueError(f"{what}: with norm='batch' the statistics couple every step, so the "
+                         f"per-step terms x[n]^T dA[n] do not add up to dW; use norm='none'")
+
+
 def per_step_weight_grads(x, dA):
     """Eq. 11's terms ``dJ/dW[n] = X[n]^T dA[n]``: (T, n_in, H) for x (T, B, n_in)."""
     return np.einsum("tbi,tbh->tih", x, dA)
@@ -71,6 +77,7 @@ def synaptic_path_check(cell, x, g, state=None):
     roundoff because the synaptic path multiplies by beta once per step back."""
     if cell.name != "lif" or not cell.config.synaptic:
         raise ValueError("synaptic_path_check needs a lif cell with synaptic=True")
+    _refuse_batch_norm(cell, "synaptic_path_check")
     _, cache = cell.forward(x, state)
     z = np.zeros_like(g)
     dA = bptt_steps(cell, cache, dstate_final=cell.State(g, z, z))["W"]
@@ -86,22 +93,38 @@ def P_factor(cell, trace):
     """Eq. 13, ``P[n] = dV[n+1]/dV[n]`` along the membrane for each step (T, B, H).
 
     ``trace`` = ``cell.trace(x, state)`` (lif or gated_lif): per step ``(Y[n], State(I[n],
-    V[n], Y[n]), Cache)``, ``Cache.dYdV`` the factor dY[n]/dV[n]. Subtractive reset:
-    ``alpha - gamma * U'(V[n] - gamma)`` (binary, U' the surrogate) or
-    ``alpha - 1[|V[n]| <= b]`` (multi-bit: the reset subtracts Y, whose straight-through
-    derivative is 1); a detached reset leaves ``alpha``. Zero reset:
-    ``alpha (1 - Y[n]) - alpha V[n] U'(V[n] - gamma)``.
+    M[n], Y[n]), Cache)``, ``Cache.V`` the potential compared with the threshold and
+    ``Cache.dYdV`` the factor ``U'[n] = dY[n]/dV[n]``. With ``s`` the reset's scale (gamma
+    for binary spikes, 1 for multi-bit outputs, whose straight-through derivative is the
+    clip mask):
+
+    * subtractive reset, ``reset_timing="next_step"`` (Eq. 8): ``alpha - s U'[n]``;
+    * subtractive reset, ``"same_step"`` (the reset acts before the next decay):
+      ``alpha (1 - s U'[n])``;
+    * zero reset (either timing): ``alpha (1 - Y[n]) - alpha V[n] U'[n]``;
+    * a detached reset drops the ``U'`` terms.
+
+    Refused for ``recurrent=True``: there ``V[n]`` also reaches ``V[n+1]`` through
+    ``Y[n] U``, a matrix, and no elementwise factor describes it.
     """
     if isinstance(trace, dict):
         raise TypeError("P_factor takes cell.trace(x, state), the per-step values, not a forward cache")
     cfg = cell.step_config()
+    if getattr(cfg, "recurrent", False):
+        raise ValueError("P_factor: with recurrent=True dV[n+1]/dV[n] is a matrix (through Y[n] U), "
+                         "not an elementwise factor")
     alpha, _, gamma = coefficients(cell.params, cfg)
     scale = gamma if cfg.output == "binary" else 1.0
+    same_step = getattr(cfg, "reset_timing", "next_step") == "same_step"
     out = []
     for _, st, c in trace:
-        g_n, V_n, Y_n = c.dYdV, st.V, st.Y
+        g_n, Y_n = c.dYdV, st.Y
+        V_n = getattr(c, "V", None)
+        V_n = st.V if V_n is None else V_n      # the potential before its reset
         if cfg.reset == "zero":
             P = alpha * (1 - Y_n) - (0 if cfg.detach_reset else alpha * V_n * g_n)
+        elif same_step:
+            P = alpha * (1 - (0 if cfg.detach_reset else scale * g_n))
         else:
             P = alpha - (0 if cfg.detach_reset else scale * g_n)
         out.append(np.broadcast_to(P, V_n.shape))
@@ -114,7 +137,10 @@ def gradient_curve(cell, x, dJdY_last=None, seed=0):
     ``dJdY_last`` (B, H) defaults to a standard normal draw. Returns ``(lag, norms)`` with
     ``lag = N - n`` = 0..T-1 and the Frobenius norm of each step's contribution (summed
     over the weight matrices of a gated cell), normalized by its value at lag 0.
+    Refused with ``norm="batch"``: batch norm couples every step's input projection, so
+    ``x[n]^T dA[n]`` is no longer the weight gradient's term of step n.
     """
+    _refuse_batch_norm(cell, "gradient_curve")
     y, cache = cell.forward(x)
     T, B, H = y.shape
     rng = np.random.default_rng(seed)

@@ -145,3 +145,37 @@ def test_multiplications():
     assert tot == 4 * (analysis.multiplications("lif", 3, 2, 1.0, 0.5) + 0.5 * 2 * 10)
     with pytest.raises(ValueError, match="kind"):
         analysis.multiplications("x", 1, 1)
+
+
+@pytest.mark.parametrize("config", [
+    dict(reset="subtract", reset_timing="same_step"),
+    dict(reset="zero", reset_timing="same_step"),
+    dict(reset="zero"),
+    dict(reset="subtract", reset_timing="same_step", output="multibit"),
+    dict(reset="subtract", detach_reset=True, reset_timing="same_step"),
+])
+def test_P_factor_is_the_membrane_jacobian_for_every_reset(config):
+    """The same check for both timings and both resets: dL/dV[0] = dL/dV[1] P[0], where
+    dA[n] = dL/dI[n] = dL/dV[n] (synaptic=False). (With reset_timing="same_step" the
+    gradient injected on State.V reaches the membrane after its reset, so dA[1] != g.)"""
+    cell = cells.make("lif", 4, 5, synaptic=False, threshold=0.4, **config)
+    cell.training = False
+    x = _x(2)
+    _, cache = cell.forward(x)
+    P = analysis.P_factor(cell, cell.trace(x))
+    z = np.zeros((3, 5))
+    g = np.random.default_rng(0).standard_normal((3, 5))
+    dA = analysis.bptt_steps(cell, cache, dstate_final=cell.State(z, g, z))["W"]
+    np.testing.assert_allclose(dA[0], dA[1] * P[0], rtol=1e-12, atol=1e-15)
+
+
+def test_P_factor_refuses_a_recurrent_layer():
+    cell = cells.make("lif", 4, 5, recurrent=True)
+    with pytest.raises(ValueError, match="matrix"):
+        analysis.P_factor(cell, cell.trace(_x(3)))
+
+
+def test_per_step_terms_refused_with_batch_norm():
+    cell = cells.make("lif", 4, 5, norm="batch")
+    with pytest.raises(ValueError, match="norm='batch'"):
+        analysis.gradient_curve(cell, _x(4))

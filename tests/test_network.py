@@ -323,7 +323,8 @@ def test_train_with_leaky_readout():
     assert isinstance(net.readout, LeakyReadout) and "readout.W" not in net.params
     h = train(net, X, y, Adam(net.params, lr=1e-2), epochs=2, batch_size=16, rng=np.random.default_rng(0),
               X_val=X, y_val=y, progress=False)
-    assert np.all(np.isfinite(h["loss"])) and 0 <= h["val_acc"][-1] <= 1
+    # the readout's gradient reaches the cell: it learns (loss down, above chance on the toy task)
+    assert h["loss"][-1] < h["loss"][0] and h["val_acc"][-1] > 0.6, h
     with pytest.raises(ValueError, match="neurons_per_class"):
         build("rnn", 2, 21, 2, readout="leaky")
 
@@ -345,8 +346,16 @@ def test_train_and_evaluate_validation():
         real = bad.loss_and_grads
         bad.loss_and_grads = lambda x, t: (float("nan"),) + real(x, t)[1:]  # a diverged step
         train(bad, X, y, SGD(bad.params, lr=0.1), 2, 8, rng=np.random.default_rng(), progress=False)
-    loss, acc = evaluate(build("rnn", 2, 4, 2, dtype=np.float32), X, y, batch_size=7)
-    assert np.isfinite(loss) and 0 <= acc <= 1
+    # evaluate's batches (7 + 7 + 6) are weighted by their sizes: the same numbers as one
+    # forward pass over all 20 samples, with the loss and accuracy computed here by hand
+    net = build("rnn", 2, 4, 2, dtype=np.float32)
+    loss, acc = evaluate(net, X, y, batch_size=7)
+    logits, _ = net.forward(np.ascontiguousarray(X.transpose(1, 0, 2)))
+    z = logits.astype(np.float64)
+    logp = z - z.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    assert loss == pytest.approx(-logp[np.arange(len(y)), y].mean(), rel=1e-5)
+    assert acc == np.mean(np.argmax(logits, 1) == y)
 
 
 def test_step_is_one_training_step_and_train_is_made_of_steps():

@@ -1,4 +1,6 @@
 """Spiking Recurrent Cell (De Geeter et al. 2023, Eq. 3): proofs, planted bugs, protocol."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -68,6 +70,30 @@ def test_proof_initial_bias_bypass(mode):
         assert max(r.abs_error for r in rep.rows) < 1e-8
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("T", [1, 2, 7])
+def test_proof_generic_constants(mode, T):
+    """The generic point proofs.SRC_GENERIC — every constant of Eq. 3 off the paper's
+    value, z_dep != 0 among them — under every switch setting: <= 1e-7, no flips."""
+    rep = check(T, dict(proofs.SRC_GENERIC, **MODES[mode]))
+    assert rep.ok, rep.table()
+    assert rep.max_error <= 1e-7 and rep.flips == 0
+
+
+def test_generic_point_moves_every_constant_and_uses_z_dep():
+    defaults = src.Config()
+    for k in ("alpha", "rho", "r", "r_s", "z_hyp", "z_dep", "b_h_init"):
+        assert proofs.SRC_GENERIC[k] != getattr(defaults, k), k
+    # the proofs' trajectories really visit the depolarized gate (h[t-1] > 0.5, z_s = z_dep)
+    cell, x, state = setup(7, dict(proofs.SRC_GENERIC, detach_recurrent=False))
+    z_s = np.stack([c.z_s for _, _, c in cell.trace(x, state)])
+    assert np.any(z_s == proofs.SRC_GENERIC["z_dep"]) and np.any(z_s == proofs.SRC_GENERIC["z_hyp"])
+    table = proofs.proofs_of("src")
+    generic = {(c.get("bypass_relu", True), c.get("detach_recurrent", True)) for c, _ in table.values()
+               if c.get("z_dep") == proofs.SRC_GENERIC["z_dep"]}
+    assert generic == {(False, False), (True, False), (False, True), (True, True)}
+
+
 def test_registry_proofs_cover_all_switches():
     table = proofs.proofs_of("src")
     labels = {(c.get("bypass_relu", True), c.get("detach_recurrent", True)) for c, _ in table.values()}
@@ -134,6 +160,45 @@ def test_planted_bugs_fail(monkeypatch, bug, modes):
     for mode in modes:
         rep = check(7, dict(proofs.SRC_PROOF_CONSTANTS, **MODES[mode]))
         assert not rep.ok, f"{bug.__name__} was not caught in mode {mode}"
+
+
+def _hard_coded(name):
+    """A backward that uses the paper's value of constant ``name`` instead of the config's
+    (the forward uses the config's). z_dep / z_hyp reach the backward through the cached
+    gate z_s: the bug rebuilds z_s with the paper's value (z_dep = 0: the term
+    (1 - z_s) dh_s keeps all of dh_s and z_s dh_s drops, during a spike)."""
+    paper = getattr(src.Config(), name)
+
+    def bug(orig, dy_t, dstate, cache_t, p, cfg):
+        if name in ("z_dep", "z_hyp"):
+            if cache_t.z_s is not None:
+                dep = cache_t.z_s == cfg.z_dep
+                z_s = np.where(dep, paper if name == "z_dep" else cfg.z_dep,
+                               cfg.z_hyp if name == "z_dep" else paper)
+                cache_t = cache_t._replace(z_s=z_s)
+            return orig(dy_t, dstate, cache_t, p, cfg)
+        return orig(dy_t, dstate, cache_t, p, dataclasses.replace(cfg, **{name: paper}))
+    bug.__name__ = f"hard_coded_{name}"
+    return bug
+
+
+@pytest.mark.parametrize("name,modes", [
+    ("alpha", ["exact", "bypass", "detach", "both"]),
+    ("rho", ["exact", "bypass", "detach", "both"]),
+    ("r", ["exact", "bypass"]),
+    ("r_s", ["exact", "bypass"]),
+    ("z_dep", ["exact", "bypass"]),
+    ("z_hyp", ["exact", "bypass"]),
+])
+def test_hard_coded_paper_constant_fails_at_the_generic_point(monkeypatch, name, modes):
+    """A backward that hard-codes one of the paper's constants passes every proof at the
+    paper's constants (which is why the generic point exists) and fails at SRC_GENERIC."""
+    _patched(monkeypatch, _hard_coded(name))
+    for mode in modes:
+        assert check(7, dict(proofs.SRC_PROOF_CONSTANTS, **MODES[mode])).ok   # invisible here
+        rep = check(7, dict(proofs.SRC_GENERIC, **MODES[mode]))
+        assert not rep.ok, f"hard-coded {name} was not caught in mode {mode}"
+        assert rep.max_error > 1e-4, rep.table()
 
 
 def test_flips_are_reported():

@@ -64,7 +64,7 @@ PAPER = {
 #: CPU scaling (full = the committed runs, fast = SNN_FAST / CI). Paper: H 512, T 200,
 #: 54k/6k/10k samples, 100 epochs.
 SCALES = {
-    "full": dict(H=128, T=60, n_train=2400, n_val=400, n_test=1000, epochs=4, seeds=2,
+    "full": dict(H=128, T=60, n_train=2400, n_val=400, n_test=1000, epochs=4, seeds=1,
                  deep_T=40, deep_H=64, deep_epochs=8, deep_layers=(5, 10, 15),
                  shallow_layers=(1, 2, 3)),
     "fast": dict(H=32, T=20, n_train=128, n_val=64, n_test=64, epochs=1, seeds=1,
@@ -275,6 +275,11 @@ def _compare_variants(args, name, variants, title, paper_note):
         te = np.mean([r["test_acc"] for r in runs])
         summary[lab] = dict(train_loss=tl, val_acc=va, test_acc=te)
         print(f"  {lab:<28}{tl:>18.4f}{100 * va:>15.2f}%{100 * te:>9.2f}%")
+    head = {}
+    for lab, r in summary.items():
+        head[f"{lab} test acc %"] = 100 * r["test_acc"]
+        head[f"{lab} val acc % (last epoch)"] = 100 * r["val_acc"]
+        head[f"{lab} train loss (last epoch)"] = r["train_loss"]
     print("  paper: " + paper_note)
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -294,7 +299,7 @@ def _compare_variants(args, name, variants, title, paper_note):
     p = pathlib.Path(args.out) / f"{name}.png"
     fig.savefig(p, dpi=110)
     plt.close(fig)
-    res = {"curves": curves, "summary": summary, "scale": sc, "figure": str(p)}
+    res = {"curves": curves, "summary": summary, "scale": sc, "figure": str(p), "headline": head}
     save_json(args.out, name, res)
     return res
 
@@ -321,12 +326,15 @@ def detach(args):
 # --------------------------------------------------------------------------------------
 # Table 1 / Figure 4 (shallow) and Figure 5 (deep)
 # --------------------------------------------------------------------------------------
-def shallow(args):
+def shallow(args, layers=None, kinds=("mnist", "fashion-mnist")):
     """Table 1 and Figure 4: 1-3 layer SRC vs LIF, MNIST (and Fashion-MNIST when fetched),
-    rate and latency coding, with the activity T(s)."""
+    rate and latency coding, with the activity T(s). ``layers`` (default the scale's
+    ``shallow_layers``) and ``kinds`` (data sets) select a part of the table."""
     sc = pick_scale(SCALES, args)
+    if layers is not None:
+        sc["shallow_layers"] = tuple(layers)
     sets = []
-    for kind in ("mnist", "fashion-mnist"):
+    for kind in kinds:
         try:
             sets.append((kind, load_data(sc, args.data_dir, seed=args.seed, kind=kind)))
         except FileNotFoundError:
@@ -374,7 +382,14 @@ def shallow(args):
     p = pathlib.Path(args.out) / "degeeter-shallow.png"
     fig.savefig(p, dpi=110)
     plt.close(fig)
-    res = {"rows": rows, "scale": sc, "figure": str(p)}
+    head, paper = {}, {}
+    for r in rows:
+        key = f"{r['dataset']} {r['coding']} {r['layers']} layer(s) {r['neuron']}"
+        head[f"{key} acc %"] = r["test_acc"]
+        head[f"{key} T(s)"] = r["activity"]
+        if r["paper"] is not None:
+            paper[f"{key} acc %"] = r["paper"]
+    res = {"rows": rows, "scale": sc, "figure": str(p), "headline": head, "headline_paper": paper}
     save_json(args.out, "degeeter-shallow", res)
     return res
 
@@ -432,7 +447,9 @@ def deep(args):
     p = pathlib.Path(args.out) / "degeeter-deep.png"
     fig.savefig(p, dpi=110)
     plt.close(fig)
-    res = {"runs": runs, "scale": sc, "figure": str(p)}
+    head = {f"{r['layers']} layers {r['neuron']} test acc %": r["test_acc"] for r in runs}
+    head.update({f"{r['layers']} layers {r['neuron']} epoch s": float(np.nanmean(r["epoch_time"])) for r in runs})
+    res = {"runs": runs, "scale": sc, "figure": str(p), "headline": head}
     save_json(args.out, "degeeter-deep", res)
     return res
 

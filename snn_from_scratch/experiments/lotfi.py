@@ -339,6 +339,13 @@ def charlm(args):
     p = PAPER["charlm"]
     s, c = res["spiking_lstm"]["test_ppl"], res["lstm"]["test_ppl"]
     res["ratio"] = s / c
+    res["headline"] = {"char-LM test ppl spiking LSTM": s, "char-LM test ppl LSTM": c,
+                       "char-LM ratio spiking/LSTM": s / c,
+                       "char-LM train ppl (last 20 it.) spiking LSTM": res["spiking_lstm"]["train_ppl_last"],
+                       "char-LM train ppl (last 20 it.) LSTM": res["lstm"]["train_ppl_last"]}
+    res["headline_paper"] = {"char-LM test ppl spiking LSTM": p["alice"]["spiking_lstm"],
+                             "char-LM test ppl LSTM": p["alice"]["lstm"],
+                             "char-LM ratio spiking/LSTM": p["alice"]["spiking_lstm"] / p["alice"]["lstm"]}
     print("Lotfi Rezaabad & Vishwanath §4.4 / Table 3: character-level language model "
           "(one-hot input, softmax at every step)")
     print(f"  corpus: {corpus.name} ({corpus.source}), vocabulary {V}, {len(corpus.train)} train / "
@@ -430,12 +437,36 @@ def thermometer_levels(X, K=16):
 def thermometer(xb, levels):
     """(B, T) real values -> (T, B, K) spikes: channel k fires while x_t > levels[k].
 
-    A deterministic level-crossing (thermometer) code: the spiking LSTM's thresholds sit at
-    0.1 and its He-normal weights are small, so a single real-valued input channel leaves
-    every gate below threshold and the network silent (no spike, no gradient); K spike
-    channels give it an input it can threshold.
+    A deterministic level-crossing (thermometer) code, so that the spiking LSTM receives
+    spikes, as in every experiment of the paper. It is a choice, not a necessity: one
+    real-valued input channel does not leave the cell silent (measured at initialization on
+    1,000 MNIST-1D training sequences, H = 64, He-normal weights: 10.8%, 7.8% and 11.6% of
+    the outputs spike for seeds 0, 1, 2; the thermometer code: 9.5%, 9.6%, 10.7%), and
+    :func:`mnist1d` trains that variant too (``spiking_lstm_real``) to show what the code
+    buys.
     """
     return np.ascontiguousarray((xb.T[:, :, None] > levels).astype(DTYPE))
+
+
+def real_channel(xb, rng=None):
+    """(B, T) real values -> (T, B, 1): the value itself as one input channel."""
+    return np.ascontiguousarray(xb.T[:, :, None], dtype=DTYPE)
+
+
+def firing_rate(net, X, encode, n=500):
+    """Fraction of the first layer's outputs that are non-zero on ``X[:n]`` (eval mode)."""
+    y, _ = net.layers[0].forward(encode(X[:n], None))
+    return float(np.mean(y != 0))
+
+
+#: MNIST-1D models: (result key, label, cell, input ("thermometer" / "real"), readout)
+M1D_MODELS = (
+    ("spiking_lstm", "spiking LSTM, li-max", "spiking_lstm", "thermometer", "li-max"),
+    ("spiking_lstm_last", "spiking LSTM, last step", "spiking_lstm", "thermometer", "linear"),
+    ("spiking_lstm_real", "spiking LSTM, li-max, 1 real ch.", "spiking_lstm", "real", "li-max"),
+    ("lstm", "LSTM, li-max", "lstm", "thermometer", "li-max"),
+    ("lstm_last", "LSTM, last step", "lstm", "thermometer", "linear"),
+)
 
 
 def mnist1d(args):
@@ -449,28 +480,44 @@ def mnist1d(args):
     def encode(xb, rng=None):
         return thermometer(xb, levels)
 
+    coders = {"thermometer": (encode, M1D_LEVELS), "real": (real_channel, 1)}
     res = {"source": d["source"]}
-    for cell in ("spiking_lstm", "lstm"):
+    for key, _, cell, coding, readout in M1D_MODELS:
+        enc, n_in = coders[coding]
         net, losses, curve, dt = _fit_classifier(cell, X, y, Xt, yt, sc["m1d_H"], sc["m1d_epochs"],
-                                                 args.seed, encode, M1D_LEVELS)
-        res[cell] = {"test_acc": curve[-1], "curve": curve, "losses": losses, "seconds": dt}
+                                                 args.seed, enc, n_in, readout=readout)
+        res[key] = {"test_acc": curve[-1], "curve": curve, "losses": losses, "seconds": dt,
+                    "readout": readout, "input": coding}
+        if cell == "spiking_lstm":
+            init = network.build(cell, n_in, sc["m1d_H"], 10, seed=args.seed, dtype=DTYPE)
+            res[key]["firing_rate_init"] = firing_rate(init, Xt, enc)
+            res[key]["firing_rate"] = firing_rate(net, Xt, enc)
     s, c = res["spiking_lstm"]["test_acc"], res["lstm"]["test_acc"]
     res["ratio"] = s / c if c else float("nan")
-    print(f"MNIST-1D (Greydanus 2020; 40 steps, the value thermometer-coded into {M1D_LEVELS} spike channels, "
-          "readout at the last step)")
+    print(f"MNIST-1D (Greydanus 2020; 40 steps, the value thermometer-coded into {M1D_LEVELS} spike channels "
+          "unless '1 real ch.')")
     print(f"  data: {d['source']}; {len(X)} train / {len(Xt)} test; hidden {sc['m1d_H']}; "
-          f"{sc['m1d_epochs']} epochs, batch {BATCH}, Adam {LR}")
-    print(f"  {'model':<16}{'test acc %':>11}{'train s':>9}")
-    print(f"  {'spiking LSTM':<16}{100 * s:>11.2f}{res['spiking_lstm']['seconds']:>9.1f}")
-    print(f"  {'LSTM':<16}{100 * c:>11.2f}{res['lstm']['seconds']:>9.1f}")
-    print(f"  {'ratio spk/conv':<16}{res['ratio']:>11.3f}")
+          f"{sc['m1d_epochs']} epochs, batch {BATCH}, Adam {LR}; li-max = leaky-integrator readout, "
+          "max over time; last step = Linear on the last step")
+    print(f"  {'model':<34}{'test acc %':>11}{'rate init':>10}{'rate end':>9}{'train s':>9}")
+    for key, label, *_ in M1D_MODELS:
+        r = res[key]
+        rates = (f"{r['firing_rate_init']:>10.3f}{r['firing_rate']:>9.3f}" if "firing_rate" in r
+                 else f"{'':>10}{'':>9}")
+        print(f"  {label:<34}{100 * r['test_acc']:>11.2f}{rates}{r['seconds']:>9.1f}")
+    print(f"  {'ratio spk/conv (li-max)':<34}{res['ratio']:>11.3f}")
     print("  reference (MNIST-1D paper, 4000/1000 split): logistic ~32%, MLP ~68%, GRU ~91%, CNN ~94%")
+    res["headline"] = {f"MNIST-1D acc % {label}": 100 * res[key]["test_acc"] for key, label, *_ in M1D_MODELS}
+    res["headline"]["MNIST-1D ratio spiking/LSTM (li-max)"] = res["ratio"]
+    for key, label, *_ in M1D_MODELS:
+        if "firing_rate" in res[key]:
+            res["headline"][f"MNIST-1D firing rate at init, {label}"] = res[key]["firing_rate_init"]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    for cell, lab in (("spiking_lstm", "spiking LSTM"), ("lstm", "LSTM")):
-        ax.plot(np.arange(1, len(res[cell]["curve"]) + 1), 100 * np.array(res[cell]["curve"]), "o-", label=lab)
+    for key, lab, *_ in M1D_MODELS:
+        ax.plot(np.arange(1, len(res[key]["curve"]) + 1), 100 * np.array(res[key]["curve"]), "o-", label=lab)
     ax.set(xlabel="epoch", ylabel="test accuracy %", title="MNIST-1D")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "lotfi_mnist1d.png"
     fig.savefig(path, dpi=110)

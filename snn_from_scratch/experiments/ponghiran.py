@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from .. import analysis, cells, datasets, network, optim, training
+from ..cells import gated_lif as gated_module
 from ..cells import lif as lif_module
 from .common import pyplot
 
@@ -34,6 +35,18 @@ ARCHS = {  # name -> (cell, config, kind for the cost model)
     "gated v1": ("gated_lif", dict(variant="v1"), "v1"),
     "gated v2": ("gated_lif", dict(variant="v2"), "v2"),
 }
+#: the same three spiking models as the authors' published code runs them (cfg *_nb6th3_*:
+#: batch norm of the weighted inputs, no membrane leak, signed 5+1-bit outputs with the first
+#: level at b/8, their per-step range estimator, the reset not detached); see the presets'
+#: docstrings in cells/lif.py and cells/gated_lif.py for the mapping of their bit grid.
+AUTHORS_ARCHS = {
+    "traditional LIF (authors' cfg)": ("lif", dict(lif_module.PRESETS["ponghiran_authors_code"]), "lif"),
+    "gated v1 (authors' cfg)": ("gated_lif", dict(gated_module.PRESETS["ponghiran_authors_code"], variant="v1"), "v1"),
+    "gated v2 (authors' cfg)": ("gated_lif", dict(gated_module.PRESETS["ponghiran_authors_code"], variant="v2"), "v2"),
+}
+SPIKING = ("traditional LIF", "gated v1", "gated v2")
+#: the readout of every architecture (the spiking ones' last-step comparison: ``readouts``)
+READOUT = "li-max"
 
 #: The paper's Table 1 (TIMIT / LibriSpeech 100h): accuracy %, zero outputs %, ops/LSTM.
 PAPER_TABLE1 = {
@@ -80,18 +93,21 @@ def measure(net, X, y, batch=250):
             h, _ = layer.forward(h)
             zeros[k] += np.count_nonzero(h == 0)
             sizes[k] += h.size
-        out, _ = net.readout.forward(h[-1])
+        reads_sequence = isinstance(net.readout, network.SEQUENCE_READOUTS)
+        out, _ = net.readout.forward(h if reads_sequence else h[-1])
         correct += int(np.sum(np.argmax(out, -1) == y[i:i + batch]))
     net.train()
     return correct / len(X), zeros / sizes, in_zero / X.size
 
 
-def train_eval(cell, config, kind, task_data, H, epochs, seed=0, lr=3e-3):
-    """Two stacked cells of width ``H`` (seeds seed, seed+1) and a Linear readout on the last
-    step, trained with Adam (clip 1, batch 64); accuracy, zero fractions and multiplications
-    on the test set."""
+def train_eval(cell, config, kind, task_data, H, epochs, seed=0, lr=3e-3, readout=READOUT):
+    """Two stacked cells of width ``H`` (seeds seed, seed+1) and ``readout`` (default the
+    leaky integrator, logits = max over time; "linear": a Linear on the last step), trained
+    with Adam (clip 1, batch 64); accuracy, zero fractions and multiplications on the test
+    set (the readout counted at every step)."""
     Xtr, ytr, Xte, yte, n_in, T = task_data
-    net = network.build(cell, n_in, H, 10, n_layers=2, seed=seed, dtype=np.float32, config=config)
+    net = network.build(cell, n_in, H, 10, n_layers=2, seed=seed, dtype=np.float32, config=config,
+                        readout=readout)
     opt = optim.Adam(net.params, lr=lr)
     t0 = time.time()
     hist = training.train(net, Xtr, ytr, opt, epochs, 64, np.random.default_rng(seed), clip=1.0,
@@ -104,35 +120,65 @@ def train_eval(cell, config, kind, task_data, H, epochs, seed=0, lr=3e-3):
                 train_loss=hist["loss"], seconds=secs, net=net)
 
 
-def architectures(args):
-    """Table 1 in form: LSTM, GRU, traditional LIF, v1, v2 on three sequential tasks."""
+def architectures(args, tasks=("mnist1d", "smnist28", "smnist196"), authors=True, readouts=(READOUT,)):
+    """Table 1 in form: LSTM, GRU, traditional LIF, v1, v2 on three sequential tasks.
+
+    ``tasks``: a subset of the three; ``authors``: also the three spiking models in the
+    authors' configuration (:data:`AUTHORS_ARCHS`, batch norm); ``readouts``: the spiking
+    models (ours) are also trained with each further readout (e.g. "linear", the last
+    step) for the readout comparison. From the command line all three tasks, with the
+    authors' configuration and the leaky-integrator readout.
+    """
     bud = _budget(args.fast)
-    tasks = {"mnist1d": (bud["n_train"], bud["epochs"]), "smnist28": (bud["n_train"], max(1, bud["epochs"] // 2)),
-             "smnist196": (bud["n_long"], bud["epochs_long"])}
+    all_tasks = {"mnist1d": (bud["n_train"], bud["epochs"]),
+                 "smnist28": (bud["n_train"], max(1, bud["epochs"] // 2)),
+                 "smnist196": (bud["n_long"], bud["epochs_long"])}
+    archs = dict(ARCHS, **(AUTHORS_ARCHS if authors else {}))
+    for ro in readouts[1:]:
+        archs.update({f"{n} [{ro}]": ARCHS[n] + (ro,) for n in SPIKING})
     res = {}
-    for task, (n_train, epochs) in tasks.items():
+    for task in tasks:
+        n_train, epochs = all_tasks[task]
         data = load_task(task, args, n_train, bud["n_test"])
         res[task] = {}
-        for name, (cell, cfg, kind) in ARCHS.items():
-            r = train_eval(cell, cfg, kind, data, bud["H"], epochs, seed=args.seed)
+        for name, (cell, cfg, kind, *ro) in archs.items():
+            r = train_eval(cell, cfg, kind, data, bud["H"], epochs, seed=args.seed,
+                           readout=ro[0] if ro else readouts[0])
             r.pop("net")
             res[task][name] = r
         lstm = res[task]["LSTM"]["mults"]
         for r in res[task].values():
             r["mults_norm"] = r["mults"] / lstm
-    _print_arch_table(res, bud)
+    _print_arch_table(res, bud, list(archs), readouts[0])
     _plot_arch(res, pathlib.Path(args.out) / "ponghiran_architectures.png")
-    return {"results": res, "budget": bud}
+    head, paper = {}, {}
+    for t in res:
+        for name, r in res[t].items():
+            head[f"{t} {name} acc %"] = 100 * r["acc"]
+            if name not in ("LSTM", "GRU"):
+                head[f"{t} {name} zeros %"] = 100 * float(np.mean(r["zero_frac"]))
+            if name != "LSTM":
+                head[f"{t} {name} ops/LSTM"] = r["mults_norm"]
+            if name in PAPER_TABLE1:
+                a, z, o = PAPER_TABLE1[name]
+                paper[f"{t} {name} acc %"] = a[0]
+                if not isinstance(z[0], str):
+                    paper[f"{t} {name} zeros %"] = z[0]
+                paper[f"{t} {name} ops/LSTM"] = o[0]
+    return {"results": res, "budget": bud, "headline": head, "headline_paper": paper}
 
 
-def _print_arch_table(res, bud):
+def _print_arch_table(res, bud, names=tuple(ARCHS), readout=READOUT):
     tasks = list(res)
-    print(f"Two-layer networks, width {bud['H']}; spiking: 6-bit outputs, threshold b/16")
-    head = f"{'architecture':<17}" + "".join(f"{'acc ' + t:>15}" for t in tasks) + \
+    print(f"Two-layer networks, width {bud['H']}, readout {readout} ({network.READOUTS[readout]}); "
+          "spiking (ours): 6-bit outputs, threshold b/16, no batch norm; (authors' cfg): their nb6th3 "
+          "(5 bits + sign, first level b/8), batch norm, alpha 1")
+    w = max(len(n) for n in names) + 1
+    head = f"{'architecture':<{w}}" + "".join(f"{'acc ' + t:>15}" for t in tasks) + \
         "".join(f"{'%0 ' + t:>14}" for t in tasks) + "".join(f"{'ops ' + t:>15}" for t in tasks)
     print(head)
-    for name in ARCHS:
-        row = f"{name:<17}"
+    for name in names:
+        row = f"{name:<{w}}"
         row += "".join(f"{100 * res[t][name]['acc']:>14.1f}%" for t in tasks)
         row += "".join(f"{100 * np.mean(res[t][name]['zero_frac']):>13.1f}%" for t in tasks)
         row += "".join(f"{res[t][name]['mults_norm']:>15.3f}" for t in tasks)
@@ -145,7 +191,7 @@ def _print_arch_table(res, bud):
 
 def _plot_arch(res, path):
     plt = pyplot()
-    tasks, names = list(res), list(ARCHS)
+    tasks, names = list(res), list(next(iter(res.values())))
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     w = 0.8 / len(tasks)
     for j, (key, lab, f) in enumerate((("acc", "test accuracy (%)", lambda r: 100 * r["acc"]),
@@ -154,7 +200,7 @@ def _plot_arch(res, path):
         for i, t in enumerate(tasks):
             axes[j].bar(np.arange(len(names)) + i * w, [f(res[t][n]) for n in names], w, label=t)
         axes[j].set_xticks(np.arange(len(names)) + w * (len(tasks) - 1) / 2)
-        axes[j].set_xticklabels(names, rotation=20, fontsize=8)
+        axes[j].set_xticklabels(names, rotation=35, ha="right", fontsize=7)
         axes[j].set_ylabel(lab)
     axes[0].legend(fontsize=8)
     fig.suptitle("Ponghiran & Roy Table 1 in form (scaled)")
@@ -163,8 +209,14 @@ def _plot_arch(res, path):
     plt.close(fig)
 
 
-def precision(args):
-    """Figure 5a/5b: v2 accuracy vs output bits (threshold b/2^N) and width."""
+#: the authors' grid for Figure 5 (their cfg nbXth0, X = num_bits including the sign): our
+#: n_bits = X - 1, threshold_levels = 1 (first level at b/2^(X-1)); X = 1 would leave 0 bits
+AUTHORS_BITS = (2, 3, 4, 6)
+
+
+def precision(args, authors=True):
+    """Figure 5a/5b: v2 accuracy vs output bits (threshold b/2^N) and width; with ``authors``
+    also v2 in the authors' configuration over their grid (:data:`AUTHORS_BITS`)."""
     bud = _budget(args.fast)
     n_train = bud["n_train"] // 2 if not args.fast else bud["n_train"]
     data = load_task("mnist1d", args, n_train, bud["n_test"])
@@ -178,14 +230,30 @@ def precision(args):
         r = train_eval("gated_lif", cfg, "v2", data, H, bud["epochs"], seed=args.seed)
         r.pop("net")
         res[(nb, w)] = r
-    print(f"gated v2 on MNIST-1D ({n_train} training sequences, {bud['epochs']} epochs), threshold b/2^N")
+    res_a = {}
+    for X in (AUTHORS_BITS if authors else ()):
+        cfg = dict(gated_module.PRESETS["ponghiran_authors_code"], variant="v2", n_bits=X - 1, threshold_levels=1)
+        r = train_eval("gated_lif", cfg, "v2", data, bud["H"], bud["epochs"], seed=args.seed)
+        r.pop("net")
+        res_a[X] = r
+    print(f"gated v2 on MNIST-1D ({n_train} training sequences, {bud['epochs']} epochs), threshold b/2^N, "
+          f"readout {READOUT}")
     print(f"{'bits':>5}" + "".join(f"{'width x' + str(w):>12}" for w in widths))
     for nb in bits_all:
         print(f"{nb:>5}" + "".join(f"{100 * res[(nb, w)]['acc']:>11.1f}%" if (nb, w) in res else f"{'-':>12}"
                                    for w in widths))
+    if res_a:
+        print("authors' configuration (batch norm, alpha 1, signed), their num_bits X (X - 1 bits + sign, "
+              "threshold 0: first level b/2^(X-1)), width x1.0:")
+        for X, r in res_a.items():
+            print(f"{X:>5}{100 * r['acc']:>11.1f}%   zeros {100 * np.mean(r['zero_frac']):5.1f}%")
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax[0].plot(bits_all, [100 * res[(nb, 1.0)]["acc"] for nb in bits_all], "o-")
+    ax[0].plot(bits_all, [100 * res[(nb, 1.0)]["acc"] for nb in bits_all], "o-", label="ours (N bits)")
+    if res_a:
+        ax[0].plot([X - 1 for X in res_a], [100 * r["acc"] for r in res_a.values()], "s--",
+                   label="authors' cfg (N bits + sign)")
+        ax[0].legend(fontsize=8)
     ax[0].set_xlabel("output bits N (threshold b/2^N)")
     ax[0].set_ylabel("test accuracy (%)")
     ax[0].set_title("(a) precision, width 1x")
@@ -198,7 +266,10 @@ def precision(args):
     fig.tight_layout()
     fig.savefig(pathlib.Path(args.out) / "ponghiran_precision.png", dpi=110)
     plt.close(fig)
-    return {"results": {f"{nb}bit_x{w}": r for (nb, w), r in res.items()}, "table": res}
+    head = {f"v2 {nb} bit x{w} acc %": 100 * r["acc"] for (nb, w), r in res.items()}
+    head.update({f"v2 authors' cfg num_bits {X} acc %": 100 * r["acc"] for X, r in res_a.items()})
+    return {"results": {f"{nb}bit_x{w}": r for (nb, w), r in res.items()}, "table": res,
+            "authors": {f"num_bits{X}": r for X, r in res_a.items()}, "headline": head}
 
 
 def vanishing(args):
