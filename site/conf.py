@@ -34,6 +34,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx.ext.napoleon",          # the NumPy-style "Parameters" sections
     "sphinx.ext.viewcode",
 ]
 root_doc = "index"
@@ -54,6 +55,8 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 add_module_names = False
+# The docstrings' ``::`` blocks are equations and tables in ASCII, not Python: no colours.
+highlight_language = "text"
 
 # --- HTML ----------------------------------------------------------------------------------
 html_theme = "furo"
@@ -99,6 +102,7 @@ mathjax3_config = {
 # equations and notation tables as indented ASCII blocks. reST would fold such a block into
 # a quoted paragraph (and read ``|u|`` as a substitution), so an indented block that
 # follows a paragraph is shown as it is written: preformatted, as if introduced by ``::``.
+_ABS = re.compile(r"(?<![\w|`\\])\|([^|\s`][^|`]{0,24}?)\|(?![\w|_`])")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|#\.\s|\.\.\s|:\w)")
 
 
@@ -107,31 +111,58 @@ def _indent(line):
 
 
 def literal_blocks(lines):
-    """``lines`` of a docstring with every indented block after a paragraph (blank line
-    between, 4+ more columns of indentation) introduced by ``::`` (returns a new list)."""
+    """``lines`` of a docstring, with ASCII blocks made preformatted (a new list):
+
+    * an indented block after a paragraph (a blank line between, 4+ more columns) gets
+      a ``::`` before it;
+    * a paragraph with hanging indents (a line 4+ columns deeper than the paragraph's
+      first line, no blank line between: ``name : text`` lists) becomes a literal block;
+    * outside literal blocks, ``|u|`` (an absolute value, not a substitution) is escaped.
+    """
     out = []
-    para_start = None  # index (in lines) of the first line of the current paragraph
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            j = i + 1
-            while j < len(lines) and not lines[j].strip():
-                j += 1
-            prev = lines[i - 1] if i > 0 else ""
-            if (para_start is not None and j < len(lines) and prev.strip()
-                    and not prev.rstrip().endswith("::")
-                    and not _LIST_MARKER.match(lines[para_start])
-                    and not lines[j].lstrip().startswith(">>>")
-                    and _indent(lines[j]) >= _indent(lines[para_start]) + 4):
-                out += ["", " " * _indent(lines[para_start]) + "::"]
-            out.append(line)
-            para_start = None
+    para = []          # lines of the current paragraph (not yet emitted)
+    literal = None     # indentation of the paragraph that opened the current literal block
+
+    def flush():
+        nonlocal para
+        if not para:
+            return
+        base = _indent(para[0])
+        hanging = (not _LIST_MARKER.match(para[0]) and not para[0].rstrip().endswith("::")
+                   and any(_indent(ln) >= base + 4 for ln in para[1:]))
+        if hanging:
+            out.extend(["", " " * base + "::", ""] + ["    " + ln for ln in para])
         else:
-            if para_start is None:
-                para_start = i
+            out.extend(_ABS.sub(r"\\|\1\\|", ln) if "|" in ln and not ln.lstrip().startswith(("|", "+"))
+                       else ln for ln in para)
+        para = []
+
+    for i, line in enumerate(lines):
+        if literal is not None:
+            if not line.strip() or _indent(line) > literal:
+                out.append(line)
+                continue
+            literal = None
+        if not line.strip():
+            nxt = next((ln for ln in lines[i + 1:] if ln.strip()), None)
+            if (para and nxt is not None and not _LIST_MARKER.match(para[0])
+                    and not nxt.lstrip().startswith(">>>")
+                    and _indent(nxt) >= _indent(para[0]) + 4):
+                base = _indent(para[0])
+                ends = para[-1].rstrip().endswith("::")
+                flush()
+                if not ends:
+                    out.extend(["", " " * base + "::"])
+                literal = base
+            elif para and para[-1].rstrip().endswith("::"):
+                literal = _indent(para[0])
+                flush()
+            else:
+                flush()
             out.append(line)
-        i += 1
+        else:
+            para.append(line)
+    flush()
     return out
 
 
@@ -141,4 +172,7 @@ def _process_docstring(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("autodoc-process-docstring", _process_docstring)
+    # MathJax on every page, not only those with math: the navigation shows the chapters'
+    # titles, some of which hold an equation, on every page.
+    app.set_html_assets_policy("always")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

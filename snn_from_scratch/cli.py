@@ -17,6 +17,8 @@ COMMANDS = {
     "gradcheck": ("snn_from_scratch.proofs", "main",
                   "print the finite-difference proof table (--cell NAME | --all)"),
     "train": ("snn_from_scratch.train_cli", "main", "train and evaluate a network of one cell type"),
+    "evaluate": ("snn_from_scratch.evaluate_cli", "main",
+                 "test accuracy, firing rates and a confusion matrix of a saved checkpoint"),
     "reproduce": ("snn_from_scratch.experiments", "main",
                   "run one of the papers' experiments (list them with `reproduce --list`)"),
     "reference": ("snn_from_scratch.reference", "main",

@@ -23,7 +23,9 @@ business: each cell's ``project()`` enforces its own constraint and
 (the training loop does it).
 
 ``state_dict()`` / ``load_state_dict()`` round-trip exactly (arrays are copied bit for
-bit, hyper-parameters are Python numbers).
+bit, hyper-parameters are Python numbers). ``load_state_dict`` validates every value as the
+constructor does (and the state arrays' names, shapes, dtypes and finiteness) before it
+changes anything: a refused state leaves the optimizer as it was.
 """
 from __future__ import annotations
 
@@ -40,6 +42,36 @@ def _positive(name, v, allow_zero=False):
     if v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {v!r}")
     return float(v)
+
+
+def _fraction(name, v):
+    """A finite number in [0, 1) (a momentum or a beta)."""
+    v = _positive(name, v, allow_zero=True)
+    if v >= 1:
+        raise ValueError(f"{name} must be < 1, got {v!r}")
+    return v
+
+
+def _flag(name, v):
+    if not isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {v!r}")
+    return bool(v)
+
+
+def _count(name, v):
+    """A non-negative integer (a step or epoch counter)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+    return int(v)
+
+
+def _betas(v):
+    if not (isinstance(v, (tuple, list)) and len(v) == 2):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {v!r}")
+    try:
+        return (_fraction("betas[0]", v[0]), _fraction("betas[1]", v[1]))
+    except ValueError:
+        raise ValueError(f"betas must be two numbers in [0, 1), got {v!r}") from None
 
 
 class Optimizer:
@@ -94,26 +126,66 @@ class Optimizer:
         return {"type": type(self).__name__, "t": self.t, "hyper": dict(self.hyper()),
                 "state": {s: {k: v.copy() for k, v in d.items()} for s, d in self.state.items()}}
 
-    def load_state_dict(self, sd):
-        """Restore a :meth:`state_dict`; refuses another optimizer type or other parameters."""
-        if sd.get("type") != type(self).__name__:
-            raise ValueError(f"optimizer state is for {sd.get('type')!r}, this optimizer is "
-                             f"{type(self).__name__!r}")
+    def _check_hyper(self, hyper):  # pragma: no cover - abstract
+        """``hyper`` (the keys of :meth:`hyper`) validated like the constructor's arguments."""
+        raise NotImplementedError
+
+    def validate_state_dict(self, sd):
+        """Check every value of a :meth:`state_dict` without changing anything; returns it
+        normalized (Python numbers, tuples). Raises ``ValueError`` naming the first bad
+        value: another optimizer type, unknown or missing keys, a hyper-parameter out of
+        the constructor's range (lr, betas, eps, momentum, ...), ``t`` not an integer >= 0,
+        slots or arrays that do not match the parameters (name, shape, dtype), non-finite
+        state (or a negative second moment)."""
+        name = type(self).__name__
+        if not isinstance(sd, dict):
+            raise ValueError(f"optimizer state must be a dict, got {type(sd).__name__}")
+        if sd.get("type") != name:
+            raise ValueError(f"optimizer state is for {sd.get('type')!r}, this optimizer is {name!r}")
+        keys = {"type", "t", "hyper", "state"}
+        if set(sd) != keys:
+            raise ValueError(f"optimizer state keys: unknown {sorted(set(sd) - keys)}, "
+                             f"missing {sorted(keys - set(sd))}")
+        t = _count("t", sd["t"])
+        hyper = sd["hyper"]
+        known = set(self.hyper())
+        if not isinstance(hyper, dict) or set(hyper) != known:
+            got = sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__
+            raise ValueError(f"{name} hyper-parameters must be exactly {sorted(known)}, got {got}")
+        hyper = self._check_hyper(hyper)
+        state = sd["state"]
+        if not isinstance(state, dict) or set(state) != set(self.slots):
+            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"optimizer state slots: {got}, expected {sorted(self.slots)}")
+        out = {}
         for s in self.slots:
-            d = sd["state"].get(s, {})
-            if set(d) != set(self.params):
-                raise ValueError(f"optimizer state {s!r} has parameters {sorted(d)}, expected "
+            d = state[s]
+            if not isinstance(d, dict) or set(d) != set(self.params):
+                got = sorted(d) if isinstance(d, dict) else type(d).__name__
+                raise ValueError(f"optimizer state {s!r} has parameters {got}, expected "
                                  f"{sorted(self.params)}")
             for k, v in d.items():
-                if v.shape != self.params[k].shape or v.dtype != self.params[k].dtype:
-                    raise ValueError(f"optimizer state {s}[{k!r}] is {v.dtype}{v.shape}, expected "
-                                     f"{self.params[k].dtype}{self.params[k].shape}")
-        for s in self.slots:
-            for k, v in sd["state"][s].items():
+                p = self.params[k]
+                if not isinstance(v, np.ndarray) or v.shape != p.shape or v.dtype != p.dtype:
+                    got = f"{v.dtype}{v.shape}" if isinstance(v, np.ndarray) else type(v).__name__
+                    raise ValueError(f"optimizer state {s}[{k!r}] is {got}, expected {p.dtype}{p.shape}")
+                if not np.all(np.isfinite(v)):
+                    raise ValueError(f"optimizer state {s}[{k!r}] holds non-finite values")
+                if s == "v" and np.any(v < 0):
+                    raise ValueError(f"optimizer state {s}[{k!r}] (a second moment) holds negative values")
+            out[s] = d
+        return {"type": name, "t": t, "hyper": hyper, "state": out}
+
+    def load_state_dict(self, sd):
+        """Restore a :meth:`state_dict`: everything is validated first
+        (:meth:`validate_state_dict`), then applied; a refused state changes nothing."""
+        sd = self.validate_state_dict(sd)
+        for s, d in sd["state"].items():
+            for k, v in d.items():
                 self.state[s][k][...] = v
-        self.t = int(sd["t"])
+        self.t = sd["t"]
         for k, v in sd["hyper"].items():
-            setattr(self, k, tuple(v) if isinstance(v, list) else v)
+            setattr(self, k, v)
 
     def __repr__(self):
         hp = ", ".join(f"{k}={v}" for k, v in self.hyper().items())
@@ -128,15 +200,25 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
-        self.momentum = _positive("momentum", momentum, allow_zero=True)
-        if self.momentum >= 1:
-            raise ValueError(f"momentum must be < 1, got {momentum!r}")
+        self.momentum = _fraction("momentum", momentum)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
         self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
         self.slots = ("velocity",) if self.momentum else ()
         super().__init__(params, lr)
+
+    def _check_hyper(self, hyper):
+        h = {"lr": _positive("lr", hyper["lr"], allow_zero=True),
+             "momentum": _fraction("momentum", hyper["momentum"]),
+             "nesterov": _flag("nesterov", hyper["nesterov"]),
+             "weight_decay": _positive("weight_decay", hyper["weight_decay"], allow_zero=True)}
+        if h["nesterov"] and h["momentum"] == 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        if bool(h["momentum"]) != bool(self.momentum):  # the velocity slot exists or not
+            raise ValueError(f"momentum {h['momentum']!r}: this SGD was built with momentum "
+                             f"{self.momentum!r} ({'a' if self.momentum else 'no'} velocity state)")
+        return h
 
     def _update(self, k, p, g):
         if self.weight_decay:
@@ -166,14 +248,17 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  decoupled=False):
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2
-                and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        self.betas = (float(betas[0]), float(betas[1]))
+        self.betas = _betas(betas)
         self.eps = _positive("eps", eps)
         self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
         self.decoupled = bool(decoupled)
         super().__init__(params, lr)
+
+    def _check_hyper(self, hyper):
+        return {"lr": _positive("lr", hyper["lr"], allow_zero=True), "betas": _betas(hyper["betas"]),
+                "eps": _positive("eps", hyper["eps"]),
+                "weight_decay": _positive("weight_decay", hyper["weight_decay"], allow_zero=True),
+                "decoupled": _flag("decoupled", hyper["decoupled"])}
 
     def _update(self, k, p, g):
         b1, b2 = self.betas
@@ -238,8 +323,18 @@ class _Schedule:
     def state_dict(self):
         return {"epoch": self.epoch, "base_lr": self.base_lr}
 
+    def validate_state_dict(self, sd):
+        """Check a :meth:`state_dict` (keys ``epoch``, an integer >= 0, and ``base_lr``, a
+        finite number >= 0) without changing anything; returns it normalized."""
+        keys = {"epoch", "base_lr"}
+        if not isinstance(sd, dict) or set(sd) != keys:
+            got = sorted(sd) if isinstance(sd, dict) else type(sd).__name__
+            raise ValueError(f"schedule state must have exactly the keys {sorted(keys)}, got {got}")
+        return {"epoch": _count("epoch", sd["epoch"]), "base_lr": _positive("base_lr", sd["base_lr"], allow_zero=True)}
+
     def load_state_dict(self, sd):
-        self.epoch, self.base_lr = int(sd["epoch"]), float(sd["base_lr"])
+        sd = self.validate_state_dict(sd)
+        self.epoch, self.base_lr = sd["epoch"], sd["base_lr"]
         self.optimizer.lr = self.lr_at(self.epoch)
 
 

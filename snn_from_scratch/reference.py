@@ -132,25 +132,38 @@ def describe_rules(name, config):
                        f"fixed (header 'b'), training=False")
             if c.get("signed"):
                 sur.append("signed: Y = sign(V)*min(floor(|V|*2^N/b), 2^N-1)*b/2^N for |V| > gamma")
-            det.append("reset subtracts Y[t-1]" + (" (detached: no gradient through Y[t-1] in "
-                                                   "the reset term)" if c.get("detach_reset") else
-                                                   ", gradient flows through it"))
+            Yr = "Y[t] (same_step: M = V - Y)" if c.get("reset_timing") == "same_step" else "Y[t-1]"
+            det.append(f"reset subtracts {Yr}" + (" (detached: no gradient through it in the reset "
+                                                  "term)" if c.get("detach_reset") else
+                                                  ", gradient flows through it"))
         else:
             words = _surrogate_words(c.get("surrogate"), c.get("surrogate_params"))
-            sur.append(f"S = H(V - threshold) with {words}, u = V - threshold (unnormalized)")
-            rule = {"subtract": "V -= threshold*S[t-1]", "zero": "V = alpha*V[t-1]*(1 - S[t-1]) + I"}.get(
-                c.get("reset"), str(c.get("reset")))
-            det.append(f"reset {c.get('reset')!r} ({rule}); " + (
-                "detach_reset: S[t-1] in the reset term is a constant (a learnable threshold "
-                "still receives -S[t-1])" if c.get("detach_reset")
-                else "gradient flows through S[t-1] in the reset"))
+            ge = ">=" if c.get("spike_at_threshold") else ">"
+            sur.append(f"S = H(V - threshold) (1 where V {ge} threshold) with {words}, "
+                       f"u = V - threshold (unnormalized)")
+            same = c.get("reset_timing") == "same_step"
+            if same:
+                rule = {"subtract": "M = V - threshold*S, then V[t+1] = alpha*M + I[t+1]",
+                        "zero": "M = V*(1 - S), then V[t+1] = alpha*M + I[t+1]"}.get(c.get("reset"))
+            else:
+                rule = {"subtract": "V[t] = alpha*V[t-1] + I[t] - threshold*S[t-1]",
+                        "zero": "V[t] = alpha*V[t-1]*(1 - S[t-1]) + I[t]"}.get(c.get("reset"))
+            S = "S[t]" if same else "S[t-1]"
+            det.append(f"reset {c.get('reset')!r}, {c.get('reset_timing', 'next_step')} ({rule}); " + (
+                f"detach_reset: {S} in the reset term is a constant (a learnable threshold "
+                f"still receives -{S} from a subtractive reset)" if c.get("detach_reset")
+                else f"gradient flows through {S} in the reset"))
+        if name == "gated_lif":
+            det.append(f"reset timing {c.get('reset_timing', 'next_step')}")
         if name == "gated_lif":
             v2 = c.get("variant") == "v2"
             det.append(f"variant {c.get('variant')}" + (
                 ": Y[t-1] enters the forget/candidate gates and is NOT detached there" if v2 else ""))
         if name == "lif":
-            other.append(f"synaptic={c.get('synaptic')}, learn_alpha={c.get('learn_alpha')}, "
-                         f"learn_threshold={c.get('learn_threshold')}")
+            other.append(f"synaptic={c.get('synaptic')}, recurrent={c.get('recurrent')} (a[t] += "
+                         f"Y[t-1] U, not detached), learn_alpha={c.get('learn_alpha')}, "
+                         f"learn_threshold={c.get('learn_threshold')}, learn_beta={c.get('learn_beta')}, "
+                         f"norm={c.get('norm')!r}")
     elif name == "src":
         sur.append("z_s's Heaviside H(h[t-1] - 0.5) is a switch with zero derivative")
         sur.append("s_out = ReLU(h): " + ("bypass_relu, dS/dh := 1" if c.get("bypass_relu")
@@ -174,14 +187,94 @@ def describe_rules(name, config):
 
 def _draw_inputs(cell, T, B, rng):
     """Input ``x``, a non-zero initial state and ``dy`` (0/1 spikes as ``x`` for the cells
-    of :data:`snn_from_scratch.proofs.SPIKE_INPUT`, as in their proofs)."""
+    of :data:`snn_from_scratch.proofs.SPIKE_INPUT`, as in their proofs). The state is made
+    consistent with the cell's dynamics by :func:`consistent_state` (same random stream:
+    the draws are those of every earlier version of the format)."""
     if cell.name in proofs.SPIKE_INPUT:
         x = (rng.random((T, B, cell.n_in)) < 0.5).astype(np.float64)
     else:
         x = rng.standard_normal((T, B, cell.n_in))
     state = cell.State(*(0.5 * rng.standard_normal((B, cell.n_hidden)) for _ in cell.State._fields))
     dy = rng.standard_normal((T, B, cell.n_hidden))
-    return x, state, dy
+    return x, consistent_state(cell, state), dy
+
+
+def consistent_state(cell, drawn):
+    """An initial state the cell's own dynamics could have produced, from the random
+    ``drawn`` one (0.5 times standard normal per field).
+
+    * ``lif`` / ``gated_lif``: the potential V0 = 2 * drawn V (standard normal, so that a
+      good share of units start above threshold), the previous output Y0 = H(V0 - gamma)
+      (``>=`` with ``spike_at_threshold``) or, multi-bit, the level of V0 (Eq. 22 at the
+      fixture's fixed b); the state's membrane is V0 itself with
+      ``reset_timing="next_step"`` and V0 after its reset by Y0 with ``"same_step"``
+      (what the state stores, the module docstring of :mod:`.cells.lif`). I is the drawn
+      current (unused, and left out of the fixture, without a synaptic current).
+    * ``spiking_lstm``: spikes: c0 = H(drawn c), h0 = o * c0 with o = H(drawn h).
+    * every other cell: the drawn reals (their states are real-valued).
+    """
+    if cell.name == "spiking_lstm":
+        c0 = (drawn.c > 0).astype(np.float64)
+        return cell.State(c0 * (drawn.h > 0), c0)
+    if cell.name not in ("lif", "gated_lif"):
+        return drawn
+    from .cells import lif as L
+
+    c = cell.step_config()
+    V0 = 2.0 * drawn.V
+    gamma = L.coefficients(cell.params, c)[2]
+    if c.output == "binary":
+        Y0 = ((V0 >= gamma) if c.spike_at_threshold else (V0 > gamma)).astype(np.float64)
+    else:
+        Y0 = L.quantize(V0, c.b, c.n_bits, c.threshold_levels, c.signed, c.spike_at_threshold,
+                        c.scale_margin)[0]
+    M0 = L.reset(V0, Y0, gamma, c) if c.reset_timing == "same_step" else V0
+    return cell.State(drawn.I, M0, Y0)
+
+
+def fixture_fields(name, config):
+    """The state fields a fixture of ``name`` under the full ``config`` (a dict) holds:
+    the cell's State fields, without ``I`` for a lif without synaptic current (its I[t]
+    is this step's input a[t], read by nothing after the step)."""
+    fields = list(cells.cell_class(name).State._fields)
+    if name == "lif" and not config.get("synaptic", True):
+        fields.remove("I")
+    return fields
+
+
+def initial_state(cell, arrays):
+    """The cell's State from a fixture's ``state0/*`` arrays (zeros for a field the
+    fixture leaves out: ``I`` of a lif without synaptic current)."""
+    ref = next(arrays[k] for k in arrays if k.startswith("state0/"))
+    return cell.State(*(arrays.get(f"state0/{f}", np.zeros_like(ref)) for f in cell.State._fields))
+
+
+def state_conventions(name, config):
+    """What the state arrays of a fixture of ``name`` hold, in words (the header's ``state``)."""
+    c = dict(config)
+    if name in ("lif", "gated_lif"):
+        same = c.get("reset_timing") == "same_step"
+        ge = ">=" if c.get("spike_at_threshold") else ">"
+        out = (f"Y0 = H(V0 - gamma), spike where V0 {ge} gamma" if c.get("output") == "binary"
+               else "Y0 = the multi-bit level of V0 (Eq. 22 at the header's b)")
+        words = [f"Y: the previous output (spike or level), consistent with the potential: {out}"]
+        if same:
+            words.append("V: the membrane AFTER its reset, M = R(V, Y) (reset_timing='same_step': "
+                         "what Norse and SpikingJelly store as v); the next step computes "
+                         "V[t] = alpha*M[t-1] + I[t]")
+        else:
+            words.append("V: the potential BEFORE its reset, as compared with the threshold "
+                         "(reset_timing='next_step': what snnTorch stores as mem); the reset of "
+                         "Y[t-1] enters V[t]")
+        if name == "lif" and not c.get("synaptic", True):
+            words.append("no synaptic current: no I in the fixture (the cell's I[t] is a[t] and "
+                         "nothing reads it afterwards)")
+        else:
+            words.append("I: the synaptic current I[t] (after this step's input)")
+        return "; ".join(words)
+    if name == "spiking_lstm":
+        return "h, c: spikes (c0 = H(.), h0 = o*c0 with o a spike)"
+    return "real-valued states: " + ", ".join(cells.cell_class(name).State._fields)
 
 
 def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes):
@@ -213,16 +306,19 @@ def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes)
         if not np.array_equal(v, params0[k]):
             raise RuntimeError(f"{name}.backward changed parameter {k!r}")
     final = cell.State(*cache["final_state"])
+    fields = fixture_fields(name, cfg)
     arrays = {}
     for k, v in cell.params.items():
         arrays[f"params/{k}"] = v
     arrays["x"] = x
     for f, v in zip(cell.State._fields, state):
-        arrays[f"state0/{f}"] = v
+        if f in fields:
+            arrays[f"state0/{f}"] = v
     arrays["dy"] = dy
     arrays["y"] = y
     for f, v in zip(cell.State._fields, final):
-        arrays[f"state_final/{f}"] = v
+        if f in fields:
+            arrays[f"state_final/{f}"] = v
     arrays["dx"] = dx
     for k in cell.params:
         arrays[f"grads/{k}"] = grads[k]
@@ -243,7 +339,8 @@ def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes)
         "b": header_b,
         "seeds": {"params": int(seed), "data": int(data_seed)},
         "sizes": sz,
-        "state_fields": list(cell.State._fields),
+        "state_fields": fields,
+        "state": state_conventions(name, cfg),
         "param_names": list(cell.params),
         "shapes": {k: list(v.shape) for k, v in arrays.items()},
         "spike_input": name in proofs.SPIKE_INPUT,
@@ -296,6 +393,95 @@ def export(name, out, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes):
 #: Surrogate families exported for ``lif`` besides those its proof table already uses.
 LIF_SURROGATE_VARIANTS = tuple(surrogates.FAMILIES)
 
+#: The surrogate points of the conformance fixtures: for each family, parameters that the
+#: frameworks' own surrogates reproduce exactly (docs/reference_format.md, per framework).
+#: ``straight_through`` twice: snnTorch's (everywhere) and SpikingJelly's ``Rect`` (a box).
+FRAMEWORK_SURROGATES = (
+    ("gaussian", {"a": 0.25}),                        # Norse heavi_erfc(2), SJ Erf(2)
+    ("triangle", {"height": 1.0, "width": 1.0}),      # Norse triangle(1), SJ PiecewiseQuadratic(1)
+    ("fast_sigmoid", {"k": 1.0}),                     # snnTorch fast_sigmoid(1), Norse super, SJ SuperSpike(1)
+    ("atan", {"a": 2.0}),                             # snnTorch atan(2), SJ ATan(2)
+    ("sigmoid", {"k": 4.0}),                          # snnTorch sigmoid(4), SJ Sigmoid(4), Norse tanh(2)
+    ("straight_through", {"scale": 1.0}),             # snnTorch straight_through_estimator()
+    ("straight_through", {"scale": 1.0, "width": 1.0}),   # SJ Rect(1)
+)
+
+#: The generic point of the conformance fixtures (a threshold and decays off 1).
+CONFORMANCE_POINT = dict(alpha=0.8, threshold=0.7, beta=0.7)
+
+#: The neurons the frameworks implement, as lif options (no synaptic current), each under
+#: every surrogate of :data:`FRAMEWORK_SURROGATES`: (label, options).
+CONFORMANCE_NEURONS = (
+    ("zero reset, detached", dict(reset="zero", detach_reset=True)),             # snnTorch Leaky
+    ("subtract reset, detached", dict(reset="subtract", detach_reset=True)),     # snnTorch Leaky
+    ("zero reset in the same step", dict(reset="zero", reset_timing="same_step")),   # Norse LIFBox
+    ("subtract reset in the same step", dict(reset="subtract", reset_timing="same_step")),
+    ("zero reset in the same step, spike at V >= threshold",                     # SpikingJelly
+     dict(reset="zero", reset_timing="same_step", spike_at_threshold=True)),
+    ("subtract reset in the same step, spike at V >= threshold",
+     dict(reset="subtract", reset_timing="same_step", spike_at_threshold=True)),
+)
+
+_SAME = dict(reset_timing="same_step")
+_AT = dict(reset_timing="same_step", spike_at_threshold=True)
+#: Further framework neurons (one surrogate each): synaptic currents, recurrence, the
+#: integrate-and-fire neuron, learnable per-neuron parameters. (label, options).
+CONFORMANCE_EXTRAS = (
+    ("synaptic, subtract reset, detached", dict(synaptic=True, detach_reset=True)),   # snnTorch Synaptic
+    ("synaptic, recurrent U, subtract reset, detached",                               # snnTorch RSynaptic
+     dict(synaptic=True, recurrent=True, detach_reset=True)),
+    ("recurrent U, subtract reset, detached", dict(recurrent=True, detach_reset=True)),   # RLeaky
+    ("synaptic, zero reset in the same step",                                          # Norse LIFCell
+     dict(synaptic=True, reset="zero", surrogate="fast_sigmoid", surrogate_params={"k": 1.0}, **_SAME)),
+    ("synaptic, zero reset in the same step",
+     dict(synaptic=True, reset="zero", surrogate="triangle", surrogate_params={"height": 1.0, "width": 1.0},
+          **_SAME)),
+    ("synaptic, recurrent U, zero reset in the same step, detached",                  # Norse LIFRecurrentCell
+     dict(synaptic=True, recurrent=True, reset="zero", detach_reset=True, surrogate="fast_sigmoid",
+          surrogate_params={"k": 1.0}, **_SAME)),
+    ("recurrent U, zero reset in the same step", dict(recurrent=True, reset="zero", **_SAME)),
+    ("zero reset in the same step, detached, spike at V >= threshold",                 # SJ detach_reset
+     dict(reset="zero", detach_reset=True, surrogate="sigmoid", surrogate_params={"k": 4.0}, **_AT)),
+    ("subtract reset in the same step, detached, spike at V >= threshold",
+     dict(reset="subtract", detach_reset=True, surrogate="sigmoid", surrogate_params={"k": 4.0}, **_AT)),
+    ("integrate-and-fire, zero reset in the same step, spike at V >= threshold",       # SJ IFNode
+     dict(alpha=1.0, reset="zero", surrogate="sigmoid", surrogate_params={"k": 4.0}, **_AT)),
+    ("integrate-and-fire, subtract reset in the same step, spike at V >= threshold",
+     dict(alpha=1.0, reset="subtract", **_AT)),
+    ("zero reset, detached, learnable alpha and threshold per neuron",               # snnTorch learn_*
+     dict(reset="zero", detach_reset=True, learn_alpha=True, learn_threshold=True, init_spread=0.1)),
+    ("synaptic, subtract reset, detached, learnable beta per neuron",                 # Synaptic learn_alpha
+     dict(synaptic=True, detach_reset=True, learn_beta=True, init_spread=0.1)),
+    ("subtract reset in the same step, learnable threshold per neuron",              # Norse v_th param
+     dict(reset="subtract", learn_threshold=True, init_spread=0.1, surrogate="triangle",
+          surrogate_params={"height": 1.0, "width": 1.0}, **_SAME)),
+)
+
+
+def surrogate_label(fam, params):
+    """``atan(a=2)``, ``straight_through(scale=1, width=1)``: a surrogate point in words."""
+    args = ", ".join(f"{k}={v:g}" for k, v in params.items())
+    return f"{fam}({args})"
+
+
+def conformance_suite():
+    """The conformance fixtures of ``lif``: ``[(label, config)]`` — each neuron of
+    :data:`CONFORMANCE_NEURONS` under each surrogate point of :data:`FRAMEWORK_SURROGATES`,
+    then :data:`CONFORMANCE_EXTRAS` (arctan a = 2 unless they say otherwise), all at
+    :data:`CONFORMANCE_POINT` and without a synaptic current unless they say so."""
+    out = []
+    for words, opts in CONFORMANCE_NEURONS:
+        for fam, params in FRAMEWORK_SURROGATES:
+            cfg = dict(CONFORMANCE_POINT, synaptic=False, **opts, surrogate=fam,
+                       surrogate_params=dict(params))
+            out.append((f"conformance: {words}, {surrogate_label(fam, params)}", cfg))
+    for words, opts in CONFORMANCE_EXTRAS:
+        cfg = dict(CONFORMANCE_POINT, synaptic=False, surrogate="atan", surrogate_params={"a": 2.0})
+        cfg.update(opts)
+        fam, params = cfg["surrogate"], cfg["surrogate_params"]
+        out.append((f"conformance: {words}, {surrogate_label(fam, params)}", cfg))
+    return out
+
 
 def slug(label):
     """A proof label as a file-name stem: lower case, words joined by ``_``
@@ -344,6 +530,8 @@ def standard_suite(names=None):
             for fam in LIF_SURROGATE_VARIANTS:
                 if fam not in covered:
                     add(proofs.describe("lif", {"surrogate": fam}), "lif", {"surrogate": fam})
+            for label, config in conformance_suite():
+                add(label, "lif", config)
     return suite
 
 

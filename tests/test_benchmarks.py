@@ -21,12 +21,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from benchmarks import bench, memory  # noqa: E402
+from benchmarks import bench, memory, scaling, sparsity  # noqa: E402
 from snn_from_scratch import cells  # noqa: E402
 
 HAVE_TORCH = bench.torch_available()
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is an optional validation extra "
                                                         "(pip install -r requirements-validation.txt)")
+HAVE_JAX = bench.jax_available()
+needs_jax = pytest.mark.skipif(not HAVE_JAX, reason="JAX is an optional benchmark extra "
+                                                    "(pip install -r requirements-bench.txt)")
 TINY = dict(B=2, T=3, H=4, n_in=3)
 
 
@@ -95,12 +98,15 @@ def test_memory_of_every_benchmarked_cell(name):
 # --------------------------------------------------------------------------------------
 def test_fast_run_without_torch(monkeypatch):
     monkeypatch.setattr(bench, "FAST", {k: (c, TINY) for k, (c, _) in bench.FAST.items()})
-    res = bench.run(fast=True, repeats=1, with_torch=False, threads=None, stream=None)
+    res = bench.run(fast=True, repeats=1, with_torch=False, with_jax=False, threads=None, stream=None)
     names = [r["cell"] for r in res["rows"]]
     assert names == [n for n in bench.REFERENCE if n in cells.available()]
     for r in res["rows"]:
-        assert r["ours_s"] > 0 and r["torch_s"] is None and r["cache_ratio"] > 0
-    assert "ratio" in res["table"] and "torch columns are empty" in res["table"]
+        assert r["ours_s"] > 0 and r["torch_s"] is None and r["jax_s"] is None and r["cache_ratio"] > 0
+        assert r["call_floor_s"] > 0 and r["cpu_per_wall"]["ours"] > 0
+    assert "ratios" in res["table"] and "torch columns are empty" in res["table"]
+    assert "targets (read off, never asserted)" in res["table"]
+    assert "lstm" in res["table"].split("targets")[1]    # the lstm's own targets are listed
 
 
 @needs_torch
@@ -108,7 +114,7 @@ def test_fast_run_with_torch_and_cli(tmp_path, capsys):
     assert bench.main(["--fast", "--cell", "lif", "--cell", "lstm", "--repeats", "1",
                        "--threads", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "lif" in out and "ratio" in out and "torch.nn.LSTM" in out
+    assert "lif" in out and "ratios" in out and "fused ms" in out and "ours/fused" in out
     res = json.loads((tmp_path / "bench_fast.json").read_text())
     assert res["threads"] == 1
     assert all(r["torch_s"] > 0 and r["agree"] < 1e-10 for r in res["rows"])
@@ -141,3 +147,86 @@ def test_fused_lstm_holds_our_weights():
     x, _ = bench.inputs("lstm", TINY)
     y, _ = cell.forward(x)
     np.testing.assert_allclose(mod(torch.from_numpy(x))[0].detach().numpy(), y, rtol=1e-4, atol=1e-5)
+
+
+@needs_torch
+def test_fused_row_and_table_columns():
+    res = bench.run(fast=True, names=["lstm"], repeats=1, with_jax=False, threads=None, stream=None)
+    (r,) = res["rows"]
+    assert r["torch_nn_s"] > 0 and r["ratio_fused"] == pytest.approx(r["ours_s"] / r["torch_nn_s"])
+    assert "torch.compile skipped in fast mode" in res["table"]
+
+
+@needs_torch
+@pytest.mark.parametrize("name", sorted(bench.REFERENCE))
+def test_compiled_step_functions_compute_our_numbers(name):
+    """What the benchmark hands to torch.compile (benchmarks/torch_compiled.py), run
+    uncompiled in float64, computes our y, dx and gradients."""
+    res = bench.agreement(name, bench.REFERENCE[name][0], peer="compile")
+    assert res.ok, res.table()
+
+
+# --------------------------------------------------------------------------------------
+# JAX (optional)
+# --------------------------------------------------------------------------------------
+def test_jax_is_optional():
+    from benchmarks import jax_cells
+
+    assert jax_cells.available() == HAVE_JAX
+    if not HAVE_JAX:
+        res = bench.run(fast=True, names=["lif"], repeats=1, with_torch=False, threads=None, stream=None)
+        assert "JAX not installed" in res["table"] and res["rows"][0]["jax_s"] is None
+
+
+@needs_jax
+@pytest.mark.parametrize("name", sorted(bench.REFERENCE))
+def test_jax_versions_compute_our_numbers(name):
+    """The JAX step the benchmark times (custom_jvp spikes and quantizer, lax.scan) computes
+    our y, dx and parameter gradients in float64."""
+    res = bench.agreement(name, bench.REFERENCE[name][0], peer="jax")
+    assert res.ok, res.table()
+
+
+@needs_jax
+def test_jax_step_and_row():
+    step = bench.jax_step("src", bench.REFERENCE["src"][0], TINY)
+    assert step()["step"] > 0 and step()["step"] > 0
+    res = bench.run(fast=True, names=["lif"], repeats=1, with_torch=False, with_jax=True, threads=1,
+                    stream=None)
+    (r,) = res["rows"]
+    assert r["jax_s"] > 0 and r["ratio_jax"] > 0 and r["jax_agree"] < 1e-10
+    assert "XLA_FLAGS" in res["pinned"] and "ours/JAX" in res["table"]
+
+
+def test_jax_refuses_other_configurations():
+    from benchmarks import jax_cells
+
+    with pytest.raises(ValueError, match="benchmark's configuration"):
+        jax_cells._check_config("lif", {"synaptic": False})
+
+
+# --------------------------------------------------------------------------------------
+# sparsity and scaling, fast mode
+# --------------------------------------------------------------------------------------
+def test_sparsity_fast():
+    res = sparsity.run(fast=True)
+    assert len(res["sweep"]) == 2 and len(res["layers"]) == 2
+    for r in res["layers"]:
+        assert r["v2_dense"] > 0 and r["v2_events"] > 0 and r["gru"] > 0
+        assert r["mults_gru"] > r["mults_v2"] > 0
+    assert "event-driven" in res["table"]
+    assert sparsity.crossover([(0.1, 2.0, 1.0), (0.5, 1.0, 2.0)]) == 0.1
+    assert sparsity.crossover([(0.5, 1.0, 2.0)]) is None
+
+
+def test_scaling_fast_and_exponent(tmp_path):
+    pts = [(x, 3.0 * x ** 1.5, 2.0 * x, 1.0) for x in (1, 10, 100)]
+    assert scaling.exponent(pts) == pytest.approx(1.5)
+    assert scaling.exponent(pts, col=2, min_x=10) == pytest.approx(1.0)
+    assert scaling.exponent(pts[:1]) is None
+    res = scaling.run(fast=True, names=["lif", "lstm"], out=tmp_path, stream=None)
+    assert set(res["results"]) == {"lif", "lstm"}
+    for r in res["results"].values():
+        assert [p[0] for p in r["T"]] == list(scaling.FAST[1])
+        assert r["slopes"]["T"]["cache"] == pytest.approx(1.0, abs=0.2)   # a cache of T steps
+    assert all(pathlib.Path(p).exists() for p in res["plots"])

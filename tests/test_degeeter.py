@@ -121,3 +121,21 @@ def test_spike_generation_experiment(tmp_path):
 
 def test_step_time_runs():
     assert degeeter.step_time(n_layers=2, B=4, T=5, H=8, repeats=1) > 0
+
+
+def test_shallow_part_of_the_table_has_headline_and_paper(tmp_path):
+    """``shallow(args, layers=, kinds=)`` runs a part of Table 1; its headline numbers (what
+    ``reproduce --seeds`` averages) carry the paper's value beside ours."""
+    args = argparse.Namespace(fast=True, seed=0, out=str(tmp_path), data_dir=None)
+    res = degeeter.shallow(args, layers=(1,), kinds=("mnist",))
+    assert {(r["coding"], r["layers"], r["neuron"]) for r in res["rows"]} == \
+        {(c, 1, n) for c in ("rate", "latency") for n in ("src", "lif")}
+    key = "mnist latency 1 layer(s) lif acc %"
+    assert 0 <= res["headline"][key] <= 100
+    assert res["headline_paper"][key] == degeeter.PAPER["table1_mnist"][1]["lif"][1]
+    assert "mnist rate 1 layer(s) src T(s)" in res["headline"]
+
+
+def test_one_seed_per_run_seeds_come_from_the_runner():
+    """The error bars come from ``reproduce --seeds N`` (experiments.seeds): a run is one seed."""
+    assert degeeter.SCALES["full"]["seeds"] == degeeter.SCALES["fast"]["seeds"] == 1

@@ -82,6 +82,7 @@ from scipy.special import expit
 
 from ..ops import EXACT
 from .base import check_choice
+from . import events
 from .lif import (MembraneCell, MembraneConfig, PassConstants, batch_norm_backward, glorot_uniform,
                   membrane_backward, membrane_forward, membrane_reads, orthogonal)
 
@@ -204,12 +205,15 @@ class GatedLIF(MembraneCell):
         backward needs (``None`` without ``norm="batch"``)."""
         T, B, _ = x.shape
         p, x2 = self.params, x.reshape(T * B, -1)
+        # in inference event-driven (only the non-zero inputs multiplied) when the input is
+        # sparse enough (cells/events.py); training keeps the dense product
+        xW = (lambda W: x2 @ W) if self.training else (lambda W: events.project(x2, W))
         if self.config.norm == "batch":
-            Z_f, bn_f = self._batch_norm("_f", x2 @ p["W_f"], update)
-            Z_c, bn_c = self._batch_norm("_c", x2 @ p["W_c"], update)
+            Z_f, bn_f = self._batch_norm("_f", xW(p["W_f"]), update)
+            Z_c, bn_c = self._batch_norm("_c", xW(p["W_c"]), update)
             return (Z_f.reshape(T, B, -1), Z_c.reshape(T, B, -1)), (bn_f, bn_c)
-        A_f = (x2 @ p["W_f"] + p["b_f"]).reshape(T, B, -1)  # all steps at once
-        A_c = (x2 @ p["W_c"] + p["b_c"]).reshape(T, B, -1)
+        A_f = (xW(p["W_f"]) + p["b_f"]).reshape(T, B, -1)  # all steps at once
+        A_c = (xW(p["W_c"]) + p["b_c"]).reshape(T, B, -1)
         return (A_f, A_c), None
 
     def _forward(self, x, state, ops):

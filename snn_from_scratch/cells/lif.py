@@ -190,6 +190,7 @@ import numpy as np
 from .. import surrogates
 from ..ops import EXACT
 from .base import Cell, check_choice, check_flag, check_real, slim
+from . import events
 
 __all__ = ["State", "MembraneConfig", "Config", "PassConstants", "StepConfig", "Cache",
            "membrane_forward", "membrane_backward", "membrane_reads", "step_forward",
@@ -788,7 +789,10 @@ class LIF(MembraneCell):
         """a[t] for all steps: x W (one matrix product), batch-normalized with
         ``norm="batch"``. Returns ``(A, bn)``, ``bn`` what the BN backward needs (or None)."""
         T, B, _ = x.shape
-        Z = x.reshape(T * B, -1) @ self.params["W"]   # all steps at once
+        x2, W = x.reshape(T * B, -1), self.params["W"]
+        # all steps at once; in inference event-driven (only the non-zero inputs multiplied)
+        # when the input is sparse enough (cells/events.py)
+        Z = x2 @ W if self.training else events.project(x2, W)
         bn = None
         if self.config.norm == "batch":
             Z, bn = self._batch_norm("", Z, update)

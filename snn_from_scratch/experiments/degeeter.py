@@ -15,7 +15,9 @@ sets are fetched; Fashion-MNIST joins the shallow table when fetched) instead of
 54k/6k/10k, and 4 epochs (8 for the deep networks) instead of 100.
 The paper's numbers are printed beside ours; they are *not* expected to match under
 this budget, the qualitative claims are what we test (the no-bypass network does not
-learn; the deep LIF networks are harder to train than the deep SRC networks).
+learn; the deep LIF networks are harder to train than the deep SRC networks). A run is one
+seed (data split, initialization and shuffling); error bars come from ``reproduce NAME
+--seeds 3 --jobs 2`` (:mod:`.seeds`), which averages each run's ``res["headline"]``.
 
 "Layers" counts every SRC/LIF layer including the final one of 100 neurons, as in the
 paper's Table 1 (1 layer = no hidden layer).

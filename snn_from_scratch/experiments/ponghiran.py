@@ -1,20 +1,28 @@
 """Ponghiran & Roy (2022) experiments, scaled to a pure-NumPy CPU budget.
 
 ``ponghiran-architectures``  Table 1 in form: two-layer LSTM, GRU, traditional LIF
-    (6-bit, b/16), gated v1 and v2 (6-bit, b/16), equal widths, on sequential tasks that
-    need memory over many steps: MNIST-1D (40 steps), sequential MNIST by rows (28 steps
-    of 28 pixels) and a long variant (196 steps of 4 pixels). Reports accuracy, % zero
-    outputs (hidden layers) and multiplications per inference normalized to the LSTM,
-    from the sparsity measured on the test set.
+    (6-bit, b/16), gated v1 and v2 (6-bit, b/16), equal widths, and the three spiking
+    models again in the authors' configuration (their code's nb6th3: batch norm of the
+    weighted inputs, no membrane leak, 5 bits + sign with the first level at b/8, their
+    range estimator; :data:`AUTHORS_ARCHS`), on sequential tasks that need memory over
+    many steps: MNIST-1D (40 steps), sequential MNIST by rows (28 steps of 28 pixels) and
+    a long variant (196 steps of 4 pixels). Reports accuracy, % zero outputs (hidden
+    layers) and multiplications per inference normalized to the LSTM, from the sparsity
+    measured on the test set (batch norm's own multiplications not counted).
 ``ponghiran-precision``  Figure 5a/5b: accuracy of v2 for 1, 2, 3, 4, 6-bit outputs
-    (threshold b/2^N) and for 1x / 1.5x / 2x width.
+    (threshold b/2^N) and for 1x / 1.5x / 2x width, and v2 in the authors' configuration
+    over their grid (:data:`AUTHORS_BITS`).
 ``ponghiran-vanishing``  Eq. 15 measured against beta^(N-n) (exact), and the gradient
     norm ||dJ/dW[n]|| against N-n for the traditional layer, v1 and v2.
 
-What is scaled (the paper: TIMIT / LibriSpeech, 550 units, 24 epochs, batch norm,
-recurrent dropout, 5 seeds): here widths of 64 (16 in fast mode), a few epochs, the
-offline MNIST subset, Adam (lr 3e-3, gradient clipping at 1), no batch norm or dropout,
-one seed. Numbers are what this scaled run measures, not the paper's.
+Every network is read by the learnable leaky integrator, logits = max over time
+(:data:`READOUT`; ``architectures(args, readouts=("li-max", "linear"))`` adds the spiking
+models read at the last step, the comparison). What is scaled (the paper: TIMIT /
+LibriSpeech frame classification, 550 units, 24 epochs, recurrent dropout, 5 seeds): here
+widths of 64 (16 in fast mode), a few epochs, the offline MNIST subset, Adam (lr 3e-3,
+gradient clipping at 1), no dropout; one seed per run, error bars from ``reproduce NAME
+--seeds 3 --jobs 2`` (:mod:`.seeds`). Numbers are what this scaled run measures, not the
+paper's.
 """
 from __future__ import annotations
 

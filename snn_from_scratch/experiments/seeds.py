@@ -74,7 +74,13 @@ def _one(target, seed, options):
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         res = fn(_args_for(opts))
-    return res, text.getvalue()
+    return res, text.getvalue(), _blas_threads()
+
+
+def _blas_threads():
+    """The BLAS thread counts of this process (what the worker really ran with)."""
+    from threadpoolctl import threadpool_info
+    return sorted({p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"})
 
 
 def headline_of(res):
@@ -132,7 +138,7 @@ def run_seeds(target, n_seeds=3, jobs=1, seed=0, verbose=True, **options):
     ``out``, ``data_dir``). Prints each seed's table and the summary (``verbose``).
 
     Returns ``{"name", "seeds", "runs": [result per seed], "texts": [printout per seed],
-    "summary": summarize(runs)}``.
+    "summary": summarize(runs), "blas_threads": [the BLAS thread counts each seed ran with]}``.
     """
     from joblib import Parallel, delayed
     from ..network import check_count
@@ -144,7 +150,7 @@ def run_seeds(target, n_seeds=3, jobs=1, seed=0, verbose=True, **options):
     options.setdefault("out", "runs")
     # no backend= here: joblib.parallel_config(backend="dask") around the call must win
     done = Parallel(n_jobs=jobs)(delayed(_one)(target, s, options) for s in seeds)
-    runs, texts = [r for r, _ in done], [t for _, t in done]
+    runs, texts, threads = [d[0] for d in done], [d[1] for d in done], [d[2] for d in done]
     name = target if isinstance(target, str) else getattr(target, "__name__", None) or \
         getattr(getattr(target, "func", None), "__name__", "experiment")
     summary = summarize(runs)
@@ -159,4 +165,5 @@ def run_seeds(target, n_seeds=3, jobs=1, seed=0, verbose=True, **options):
     out = pathlib.Path(options["out"])
     out.mkdir(parents=True, exist_ok=True)
     save_json(out, f"{name}-seeds", jsonable({"name": name, "seeds": seeds, "summary": summary}))
-    return {"name": name, "seeds": seeds, "runs": runs, "texts": texts, "summary": summary}
+    return {"name": name, "seeds": seeds, "runs": runs, "texts": texts, "summary": summary,
+            "blas_threads": threads}
