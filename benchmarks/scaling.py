@@ -116,9 +116,11 @@ def format_table(results, base):
     return "\n".join(lines)
 
 
-def run(fast=False, names=None, out=None, repeats=None, stream=sys.stdout):
-    """Sweep every cell (or ``names``); returns ``{"results", "base", "table", "plots"}``."""
-    base, Ts, Hs = FAST if fast else FULL
+def run(fast=False, names=None, out=None, repeats=None, stream=sys.stdout, Ts=None, Hs=None):
+    """Sweep every cell (or ``names``); returns ``{"results", "base", "table", "plots"}``.
+    ``Ts`` / ``Hs`` replace the swept values (e.g. fewer points for a chapter)."""
+    base, Ts0, Hs0 = FAST if fast else FULL
+    Ts, Hs = tuple(Ts or Ts0), tuple(Hs or Hs0)
     repeats = repeats or (1 if fast else 3)
     results = {}
     for name in names or CONFIGS:

@@ -144,16 +144,26 @@ def _open(path, arrays=True):
     def bad(what):
         return ValueError(f"checkpoint {path}: {what}")
 
-    try:
-        z = np.load(path, allow_pickle=False)
+    try:  # what the file is, from its first bytes (np.load would try a pickle)
+        with open(path, "rb") as f:
+            magic = f.read(6)
     except FileNotFoundError:
         raise
     except IsADirectoryError:
         raise bad("is a directory, not a checkpoint file") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise bad(f"not a checkpoint (.npz) file, or truncated or corrupt ({_reason(e)})") from None
-    if not isinstance(z, np.lib.npyio.NpzFile):
+    except OSError as e:
+        raise bad(f"cannot be read ({_reason(e)})") from None
+    if not magic:
+        raise bad("an empty file, not a checkpoint")
+    if magic.startswith(b"\x93NUMPY"):
         raise bad("a single .npy array, not a checkpoint (.npz) file")
+    if not magic.startswith(b"PK"):
+        kind = "a pickle (checkpoints never hold one)" if magic[:1] == b"\x80" else "not an .npz archive (zip)"
+        raise bad(f"not a checkpoint: {kind}")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise bad(f"truncated or corrupt ({_reason(e)})") from None
     with z:
         try:
             if "header" not in z.files:

@@ -214,13 +214,13 @@ CASES = [
     ("extra that is not an object", lambda s, d: rewrite(s, d, lambda h: h.update(extra=[1, 2])),
      r"'extra' must be a JSON object, got list"),
     # files that are not checkpoints
-    ("a truncated file", _truncate, r"not a checkpoint \(.npz\) file, or truncated or corrupt"),
+    ("a truncated file", _truncate, r"truncated or corrupt \(File is not a zip file\)"),
     ("corrupt bytes in an array", _corrupt, r"corrupt or truncated \(Bad CRC-32 for file 'param/0.W.npy'\)"),
     ("bad header JSON", _bad_json, r"bad header, not JSON \(Expecting value"),
     ("a .npz without a header", _no_header, r"no header: a .npz file, but not a snn_from_scratch checkpoint"),
-    ("a text file", _write(b"epoch,loss\n1,0.5\n"), r"not a checkpoint \(.npz\) file"),
-    ("an empty file", _write(b""), r"not a checkpoint \(.npz\) file"),
-    ("a pickle", _write(pickle.dumps({"param/0.W": [1.0]})), r"not a checkpoint \(.npz\) file.*pickled"),
+    ("a text file", _write(b"epoch,loss\n1,0.5\n"), r"not a checkpoint: not an .npz archive \(zip\)"),
+    ("an empty file", _write(b""), r"an empty file, not a checkpoint"),
+    ("a pickle", _write(pickle.dumps({"param/0.W": [1.0]})), r"not a checkpoint: a pickle \(checkpoints never hold one\)"),
     ("a .npy array", _npy, r"a single .npy array, not a checkpoint"),
     ("a directory", _directory, r"is a directory, not a checkpoint file"),
 ]

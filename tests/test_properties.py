@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis", reason="property tests need hypothesis")
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
@@ -46,7 +46,8 @@ def _configs():
 
 CONFIGS = _configs()
 CASE = st.tuples(st.sampled_from(CONFIGS), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2 ** 16))
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no example database written into the working tree
+FAST = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def setup(name, cfg, T, B, seed, dtype=np.float64, training=False):
@@ -164,7 +165,7 @@ JSON = st.recursive(
     max_leaves=10)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(CONFIGS), st.sampled_from([np.float32, np.float64]), st.integers(0, 2 ** 16),
        st.dictionaries(st.text(max_size=6), JSON, max_size=3))
@@ -220,8 +221,33 @@ def _inputs():
         elements=st.floats(allow_nan=False, allow_infinity=False, width=np.dtype(dt).itemsize * 8)))
 
 
-@settings(max_examples=300, deadline=None)
+def _extreme_examples():
+    """Every family with a narrow and a wide parameter at the largest floats (a random draw
+    rarely reaches them)."""
+    out = []
+    for dt in (np.float32, np.float64):
+        fi = np.finfo(dt)
+        u = np.array([-fi.max, -fi.max / 3, -1.0, -fi.smallest_subnormal, 0.0, fi.smallest_subnormal,
+                      1.0, fi.max / 3, fi.max], dt)
+        for v in (0.05, 50.0):
+            for s in (surrogates.get("gaussian", a=v), surrogates.get("triangle", height=1 / v, width=v),
+                      surrogates.get("fast_sigmoid", k=v), surrogates.get("atan", a=v),
+                      surrogates.get("sigmoid", k=v), surrogates.get("straight_through", scale=v, width=v)):
+                out.append((s, u))
+    return out
+
+
+def _with_examples(examples):
+    def deco(f):
+        for s, u in examples:
+            f = example(s, u)(f)
+        return f
+    return deco
+
+
+@settings(max_examples=300, deadline=None, database=None)
 @given(_surrogate(), _inputs())
+@_with_examples(_extreme_examples())
 def test_surrogates_finite_silent_non_negative(s, u):
     # silent: no warning numpy would print (underflow to 0 is ignored by numpy's defaults)
     with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):

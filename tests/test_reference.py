@@ -114,7 +114,9 @@ def test_fixture_is_self_describing(name, tmp_path):
         assert header["b"] == reference.DEFAULT_B
     T, B, n, H = (header["sizes"][k] for k in ("T", "B", "n_in", "n_hidden"))
     expect = {"x": (T, B, n), "dy": (T, B, H), "y": (T, B, H), "dx": (T, B, n)}
-    for f in cell.State._fields:
+    fields = reference.fixture_fields(name, dataclasses.asdict(cell.config))
+    assert header["state_fields"] == fields and header["state"]
+    for f in fields:
         expect[f"state0/{f}"] = expect[f"state_final/{f}"] = (B, H)
     for k, v in cell.params.items():
         expect[f"params/{k}"] = expect[f"grads/{k}"] = v.shape
@@ -135,11 +137,12 @@ def test_fixture_reproduces_the_library(name):
         cell.params[k][...] = a[f"params/{k}"]
     if header["b"] is not None:
         cell.b = header["b"]
-    state = cell.State(*(a[f"state0/{f}"] for f in cell.State._fields))
+    state = reference.initial_state(cell, a)
     y, cache = cell.forward(a["x"], state)
     dx, grads = cell.backward(a["dy"], cache)
     theirs = {"y": y, "dx": dx, **{f"grads/{k}": v for k, v in grads.items()},
-              **{f"state_final/{f}": v for f, v in zip(cell.State._fields, cache["final_state"])}}
+              **{f"state_final/{f}": v for f, v in zip(cell.State._fields, cache["final_state"])
+                 if f in header["state_fields"]}}
     res = reference.compare(a, theirs, tol=0.0)
     assert res.ok, res.table()
 
@@ -268,3 +271,75 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert cli_main(["reference"]) == 2
     assert cli_main(["reference", "export-all", "--out", str(tmp_path / "suite")]) == 0
     assert (tmp_path / "suite" / "index.json").exists()
+
+
+# --------------------------------------------------------------------------------------
+# initial states consistent with the dynamics (issue 13), the conformance fixtures
+# --------------------------------------------------------------------------------------
+def _lif_suite():
+    return [(stem, c) for stem, n, c in reference.standard_suite(["lif"])]
+
+
+@pytest.mark.parametrize("stem,config", _lif_suite()[::3], ids=[s for s, _ in _lif_suite()[::3]])
+def test_lif_initial_state_is_consistent(stem, config):
+    """state0/Y is the spike H(V0 - theta) (>= with spike_at_threshold) or the level of V0;
+    with the same-step reset state0/V is V0 after that reset; no I without a synaptic current."""
+    from snn_from_scratch.cells import lif as L
+
+    h, a = reference.fixture_arrays("lif", config)
+    c = h["config"]
+    Y, M = a["state0/Y"], a["state0/V"]
+    assert ("state0/I" in a) == c["synaptic"] and ("state_final/I" in a) == c["synaptic"]
+    if c["output"] == "binary":
+        theta = a.get("params/threshold", c["threshold"])
+        assert set(np.unique(Y)) <= {0.0, 1.0}
+        if c["reset_timing"] == "next_step":
+            want = (M >= theta) if c["spike_at_threshold"] else (M > theta)
+            np.testing.assert_array_equal(Y, want.astype(float))
+        elif c["reset"] == "zero":
+            assert np.all(M[Y == 1] == 0)
+        else:   # subtract: V0 = M + theta*Y was (not) above threshold
+            V0 = M + theta * Y
+            want = (V0 >= theta) if c["spike_at_threshold"] else (V0 > theta)
+            np.testing.assert_array_equal(Y, want.astype(float))
+    else:
+        cell = cells.make("lif", 4, 5, **h["config_given"])
+        cell.b = h["b"]
+        sc = cell.step_config()
+        V0 = M + Y if c["reset_timing"] == "same_step" else M
+        q = L.quantize(V0, sc.b, sc.n_bits, sc.threshold_levels, sc.signed, sc.spike_at_threshold,
+                       sc.scale_margin)[0]
+        np.testing.assert_allclose(Y, q, rtol=0, atol=1e-15)
+    assert 0 < Y.mean() or c["output"] != "binary"   # some units start above threshold
+
+
+def test_spiking_lstm_initial_state_is_spikes():
+    h, a = reference.fixture_arrays("spiking_lstm", {})
+    c0, h0 = a["state0/c"], a["state0/h"]
+    assert set(np.unique(c0)) <= {0.0, 1.0} and set(np.unique(h0)) <= {0.0, 1.0}
+    assert np.all(h0 <= c0)
+
+
+def test_real_valued_states_are_the_drawn_ones():
+    """Cells with real-valued states keep the draws of earlier versions (values unchanged)."""
+    h, a = reference.fixture_arrays("rnn", {})
+    rng = np.random.default_rng(1)
+    T, B, n, H = (h["sizes"][k] for k in ("T", "B", "n_in", "n_hidden"))
+    np.testing.assert_array_equal(a["x"], rng.standard_normal((T, B, n)))
+    np.testing.assert_array_equal(a["state0/h"], 0.5 * rng.standard_normal((B, H)))
+
+
+def test_conformance_suite_covers_families_and_neurons():
+    from snn_from_scratch import surrogates
+
+    suite = reference.conformance_suite()
+    fams = {c["surrogate"] for _, c in suite}
+    assert fams == set(surrogates.FAMILIES)
+    for words, opts in reference.CONFORMANCE_NEURONS:
+        got = {c["surrogate"] for label, c in suite if label.startswith(f"conformance: {words},")}
+        assert got == set(surrogates.FAMILIES), words
+    stems = {s for s, _, _ in reference.standard_suite(["lif"])}
+    assert len([s for s in stems if s.startswith("lif__conformance")]) == len(suite)
+    timings = {(c.get("reset_timing", "next_step"), c.get("spike_at_threshold", False),
+                c.get("detach_reset", False), c.get("synaptic", True)) for _, c in suite}
+    assert ("same_step", True, False, False) in timings and ("next_step", False, True, False) in timings

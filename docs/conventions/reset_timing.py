@@ -39,5 +39,6 @@ print("our same_step State.V:                   ", np.round(ours["same_step"], 6
 np.testing.assert_allclose(sn, ours["next_step"], rtol=1e-15)
 np.testing.assert_allclose(sj.v_seq.squeeze().numpy(), ours["same_step"], rtol=1e-15)
 # after the spike: V[1] = alpha*1.5 + 0.2 - theta (next_step) vs alpha*(1.5 - theta) + 0.2
-print("difference at t = 1 (potential compared with theta): (1 - alpha) * theta =",
-      (alpha * 1.5 + 0.2 - theta) - (alpha * (1.5 - theta) + 0.2))
+gap = (alpha * (1.5 - theta) + 0.2) - (alpha * 1.5 + 0.2 - theta)
+print(f"potential at t = 1: same_step - next_step = (1 - alpha) * theta = {gap:.6f}")
+assert abs(gap - (1 - alpha) * theta) < 1e-15
