@@ -11,13 +11,20 @@
     the standard suite: every available cell under each of its key options (the
     configurations of the proof table :data:`snn_from_scratch.proofs.PROOFS` — each reset
     and detach rule, binary and multi-bit output, SRC with and without bypass/detach —
-    plus one ``lif`` fixture per surrogate family), one file per distinct configuration,
+    plus one ``lif`` fixture per surrogate family, plus the conformance fixtures of
+    :func:`conformance_suite` — the neurons snnTorch, Norse and SpikingJelly implement,
+    each under every surrogate family), one file per distinct configuration,
     named ``<cell>__<slug of the proof label>.npz`` (e.g.
     ``lif__binary_synaptic_zero_reset_detached_reset.npz``), and an ``index.json``
     listing them.
 ``compare OURS.npz THEIRS.npz [--tol 1e-10]``
     per-tensor relative errors and a verdict; exit status 0 when every tensor agrees,
     1 when one does not, 2 when the files cannot be compared at all.
+
+The initial state is one the cell's dynamics could have produced (:func:`consistent_state`:
+a spiking neuron's previous output is the spike of its potential; the header's ``state``
+says which membrane ``V`` holds); a lif without synaptic current has no ``I`` in its
+fixture (:func:`fixture_fields`).
 
 The loss behind every gradient is ``L = sum(dy * y)`` (the cell protocol, ``docs/design.md``),
 so ``dx = dL/dx`` and ``grads/<name> = dL/d params/<name>`` under the surrogate and
@@ -28,7 +35,7 @@ and :func:`compare` compares two of them in Python.
 Relative error of a tensor (normwise, so that entries that are zero in both files do not
 divide by round-off): ``max|a - b| / max(max|a|, max|b|)``, and 0 when both are zero.
 
-The module is longer than the others (about 500 lines) on purpose: it is the one file a
+The module is longer than the others (about 700 lines) on purpose: it is the one file a
 reader validating another framework needs, read top to bottom — what a fixture holds
 (with the rules in words), the standard suite, the comparison, the command line.
 """
@@ -53,7 +60,9 @@ from .runtime import add_config_option, jsonable, parse_config
 __all__ = [
     "FORMAT_VERSION", "DEFAULT_SIZES", "DEFAULT_B", "export", "export_all", "standard_suite",
     "load", "save", "compare", "Comparison", "describe_rules", "fixture_arrays", "main",
-    "missing_fixtures", "rel_error", "slug",
+    "missing_fixtures", "rel_error", "slug", "consistent_state", "fixture_fields", "initial_state",
+    "state_conventions", "conformance_suite", "FRAMEWORK_SURROGATES", "CONFORMANCE_NEURONS",
+    "CONFORMANCE_EXTRAS", "CONFORMANCE_POINT", "surrogate_label",
 ]
 
 #: Version of the file layout (bumped on any incompatible change).

@@ -130,8 +130,9 @@ class Gaussian(Surrogate):
     def primitive(self, u):
         u = np.asarray(u)
         # erfc keeps full relative precision in the left tail, where 1 + erf(.) cancels;
-        # -u/sqrt(a) may underflow for subnormal u (harmless)
-        with np.errstate(under="ignore"):
+        # -u/sqrt(a) may underflow for subnormal u, or overflow to +-inf for a narrow bump
+        # (erfc(-inf) = 2, erfc(inf) = 0: the right limits)
+        with np.errstate(under="ignore", over="ignore"):
             return (0.5 * erfc(-u / math.sqrt(self.a))).astype(u.dtype, copy=False)
 
 
@@ -152,7 +153,9 @@ class Triangle(Surrogate):
 
     def grad(self, u):
         u = np.asarray(u)
-        return (self.height * np.maximum(0.0, 1.0 - np.abs(u) / self.width)).astype(u.dtype, copy=False)
+        # |u|/width overflows to inf for a narrow triangle and huge u: 1 - inf -> clipped to 0
+        with np.errstate(over="ignore"):
+            return (self.height * np.maximum(0.0, 1.0 - np.abs(u) / self.width)).astype(u.dtype, copy=False)
 
     def primitive(self, u):
         u = np.asarray(u)
@@ -270,7 +273,11 @@ class StraightThrough(Surrogate):
     def primitive(self, u):
         u = np.asarray(u)
         if self.width is None:
-            return (self.scale * u).astype(u.dtype, copy=False)
+            # scale*u is unbounded: clipped to the dtype's range, so it stays finite (only a
+            # smooth twin evaluates it, and never that far from the threshold)
+            big = np.finfo(u.dtype if u.dtype.kind == "f" else np.float64).max
+            with np.errstate(over="ignore"):
+                return np.clip(self.scale * u, -big, big).astype(u.dtype, copy=False)
         half = self.width / 2
         return (self.scale * np.clip(u, -half, half)).astype(u.dtype, copy=False)
 

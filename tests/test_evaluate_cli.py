@@ -110,7 +110,8 @@ def test_train_then_evaluate_agree(tmp_path, capsys, monkeypatch):
     code, out, err = _run(["--checkpoint", "m.npz"], capsys)
     assert code == 0, err
     assert f"test accuracy: {trained:.4f} (20 sequences)" in out
-    assert "delay:8 encoding" in out
+    from snn_from_scratch import recipes
+    assert f"{recipes.RECIPES['src']['encoding']} encoding" in out
     fig = out.split("figure written to ")[1].split()[0]
     assert (tmp_path / fig).is_file()
     # the default folder says which mode wrote it (SNN_FAST=1 under pytest: runs/fast/...)

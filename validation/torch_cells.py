@@ -319,7 +319,7 @@ def torch_lif(P, x, state=None, cfg=None, buffers=None, training=False):
     buffers = _buffers(buffers)
     b = buffers.get("b")
     s = _state("lif", state, x, P["W"].shape[1])
-    I, M, Y = s["I"], s["V"], s["Y"]
+    I, M, Y = s.get("I"), s["V"], s["Y"]
     alpha = P.get("alpha", cfg["alpha"])
     beta = P.get("beta", cfg["beta"])
     gamma = _gamma(P, cfg, b)
@@ -339,7 +339,7 @@ def torch_gated_lif(P, x, state=None, cfg=None, buffers=None, training=False):
     buffers = _buffers(buffers)
     b = buffers.get("b")
     s = _state("gated_lif", state, x, P["W_f"].shape[1])
-    I, M, Y = s["I"], s["V"], s["Y"]
+    I, M, Y = s.get("I"), s["V"], s["Y"]
     v2 = cfg["variant"] == "v2"
     gamma = _gamma(P, cfg, b)
     sg = _binary_surrogate(cfg)
