@@ -6,6 +6,6 @@ synaptic currents and multi-bit outputs of Ponghiran & Roy (2022), and the Spiki
 Recurrent Cell of De Geeter, Ernst & Drion (2023) — each with a hand-derived backward
 pass proven by finite differences. See README.md and the chapters.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from . import cells, gradcheck, surrogates  # noqa: E402,F401
