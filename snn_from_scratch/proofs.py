@@ -31,7 +31,8 @@ import numpy as np
 from . import cells
 from .gradcheck import check_cell
 
-__all__ = ["PROOFS", "SPIKE_INPUT", "LIF_GENERIC", "GATED_GENERIC", "describe", "rows_of", "proofs_of", "prove", "run_proofs",
+__all__ = ["PROOFS", "SPIKE_INPUT", "LIF_GENERIC", "GATED_GENERIC", "SPIKING_LSTM_GENERIC", "SRC_GENERIC",
+           "SRC_PROOF_CONSTANTS", "describe", "rows_of", "proofs_of", "prove", "run_proofs",
            "ProofResult", "format_header", "format_row", "main"]
 
 SIZES_T = (1, 2, 7)

@@ -302,7 +302,9 @@ def test_presets():
     np.testing.assert_allclose(a.params["beta"], 1.0)
     t = cells.make("lif", 2, 3, **p["ponghiran"])
     assert lif.coefficients(t.params, t.step_config())[2] == pytest.approx(t.b / 16)
-    assert cells.make("lif", 2, 3, **tour.SETTINGS["lif"]["config"])
+    cfg = tour.SETTINGS["lif"]["config"]
+    made = cells.make("lif", 2, 3, **cfg).config
+    assert {k: getattr(made, k) for k in cfg} == cfg
 
 
 @pytest.mark.parametrize("kwargs, exc, word", [

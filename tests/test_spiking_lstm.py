@@ -108,7 +108,9 @@ def test_step_loop_matches_sequence(config):
 
 
 @pytest.mark.parametrize("twin", [None, "smooth", "frozen"])
-@pytest.mark.parametrize("config", [{}, {"cell_grad": "constant", "gamma": 0.7}])
+@pytest.mark.parametrize("config", [{}, {"cell_grad": "constant", "gamma": 0.7},
+                                    proofs.SPIKING_LSTM_GENERIC,
+                                    dict(proofs.SPIKING_LSTM_GENERIC, cell_grad="constant", gamma=0.7)])
 def test_restore_gives_the_forward_caches(config, twin):
     """``restore`` rebuilds each step's full Cache bit for bit — the recomputed spikes
     without a twin, the twin's own (soft, in the smooth twin) spikes under one."""
@@ -125,6 +127,26 @@ def test_restore_gives_the_forward_caches(config, twin):
             np.testing.assert_array_equal(a, b, err_msg=f"{name} at t={t}")
     if twin == "smooth":  # the smooth twin's spikes are not 0/1: they must have been kept
         assert not set(np.unique(steps[0][2].f)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("label", list(proofs.proofs_of("spiking_lstm")))
+def test_plain_backward_is_the_proven_one(label):
+    """The proofs run under a twin, where ``restore`` returns the spikes the twin stored;
+    without one, ``restore`` recomputes them (thresholds theta1, theta2, theta_c). The plain
+    backward must be the frozen twin's recording pass, bit for bit, at every proven
+    configuration — the generic point's distinct thresholds included (at the paper's equal
+    thresholds, recomputing with the wrong one changes nothing), with a non-binary initial
+    c, so that c~[0] falls between 0 and theta_c."""
+    config, _ = proofs.proofs_of("spiking_lstm")[label]
+    cell, x, state = setup(6, **config)
+    y0, c0 = cell.forward(x, state)
+    y1, c1 = cell.forward(x, state, ops=Twin("frozen"))
+    np.testing.assert_array_equal(y0, y1)
+    dy = np.random.default_rng(4).standard_normal(y0.shape)
+    (dx0, g0), (dx1, g1) = cell.backward(dy, c0), cell.backward(dy, c1)
+    np.testing.assert_array_equal(dx0, dx1)
+    for k in g0:
+        np.testing.assert_array_equal(g0[k], g1[k], err_msg=k)
 
 
 def test_cache_is_the_theoretical_minimum():

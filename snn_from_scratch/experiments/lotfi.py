@@ -5,8 +5,8 @@ Applications": the experiments of §4.2-4.4 and Appendix B, CPU-scaled, plus MNI
 charlm, surrogate-sweep, mnist1d. Each prints a table with the paper's numbers beside
 ours, saves a figure (and a JSON of the numbers) under ``--out`` and returns a dict.
 
-Set-up kept from the paper and the authors' code (§4.1): Adam (lr 1e-3, betas 0.9/0.999),
-thresholds 0.1, Gaussian surrogates a1 = 4, a2 = 0.3 (a_c = 4 for the unit state),
+Set-up kept from the paper and the authors' code (§4.1): Adam (betas 0.9/0.999; lr 1e-3
+for the sinusoid, the language model and the surrogate sweep), thresholds 0.1, Gaussian surrogates a1 = 4, a2 = 0.3 (a_c = 4 for the unit state),
 He-normal weights and zero biases, one spiking-LSTM layer. The readout is where we depart:
 the classifiers (sequential MNIST, MNIST-1D) are read by a learnable leaky integrator whose
 logits are the max over time (``network.build(readout="li-max")``, SpyTorch's and
@@ -29,7 +29,8 @@ ratios between them. Error bars: ``reproduce NAME --seeds 3 --jobs 2``
 (:mod:`.seeds`); each experiment's ``res["headline"]`` holds the numbers it summarizes.
 
 The conventional LSTM baseline (``cells.make("lstm")``) gets exactly the same inputs
-(the same spike trains), sizes, optimizer and budget: the only difference is the cell.
+(the same spike trains), sizes, readout, optimizer and budget: the only difference is the
+cell.
 Every model trains through :mod:`snn_from_scratch.training` (``train`` over epochs of a
 data set, ``step`` where batches are drawn fresh each iteration); the backward of the
 authors' SpikingMNIST.py (§4.3) is a substituted rule, ``Network(backward_rules={0: printed_backward()})``.
@@ -329,12 +330,25 @@ def sample_text(net, corpus, prime, n, rng, temperature=0.8):
 
 def charlm(args, iters=None):
     """§4.4 character-level LM: one-hot characters, 200 units, softmax at every step; perplexity.
-    ``iters`` overrides the scale's number of iterations (the longer-budget check)."""
+    ``iters`` overrides the scale's number of iterations (the longer-budget check).
+
+    The paper's ordering is *not* reproduced here, and we say so: its spiking / conventional
+    perplexity ratio is 1.29 (Alice), ours on the offline corpus (Python's documentation,
+    vocabulary 73; Alice is not available offline) is 0.90 ± 0.03 (3 seeds, 400 iterations:
+    spiking 12.52 ± 0.14, LSTM 13.96 ± 0.69) — the spiking LSTM is ahead. It is not only the
+    short budget: at 1600 iterations (4x, 2 seeds) the ratio is still 0.89 ± 0.03 (7.72 vs
+    8.68). The spiking LSTM fits the training text faster (training perplexity 4.67 vs 6.01
+    at 1600 iterations) and overfits more (test / train 1.66 vs 1.44). Untested causes: the
+    corpus (technical text with many repeated keywords and indentation, a different
+    vocabulary from Alice's 41), the LSTM's PyTorch-style small uniform initialization
+    against the spiking LSTM's He-normal one under the same Adam 1e-3, and the paper's
+    unreported details (sequence length, batch). Read the ratio as "comparable", not as a
+    confirmation or a refutation of Table 3.
+    """
     sc, out = pick_scale(SCALES, args), out_dir(args)
     if iters is not None:
         sc["char_iters"] = int(iters)
     corpus, is_alice = _char_corpus(args.data_dir)
-    rng = np.random.default_rng(args.seed)
     L = sc["char_seq"]
     Xtr, Ytr = corpus.sequences("train", seq_len=L, stride=L // 2)
     Xte, Yte = corpus.sequences("test", seq_len=L)
@@ -473,8 +487,10 @@ def thermometer(xb, levels):
     real-valued input channel does not leave the cell silent (measured at initialization on
     1,000 MNIST-1D training sequences, H = 64, He-normal weights: 10.8%, 7.8% and 11.6% of
     the outputs spike for seeds 0, 1, 2; the thermometer code: 9.5%, 9.6%, 10.7%), and
-    :func:`mnist1d` trains that variant too (``spiking_lstm_real``) to show what the code
-    buys.
+    :func:`mnist1d` trains that variant too (``spiking_lstm_real``). Measured (3 seeds, the
+    li-max readout, :data:`CLASSIFY`): one real channel 53.1 ± 5.4 %, the thermometer code
+    45.6 ± 2.1 % — the code costs accuracy here; it stays the main variant because it keeps
+    the paper's spikes-in setting.
     """
     return np.ascontiguousarray((xb.T[:, :, None] > levels).astype(DTYPE))
 
