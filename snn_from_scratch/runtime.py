@@ -106,8 +106,6 @@ def set_threads(n, stream=None):
     """Limit NumPy's BLAS (OpenBLAS, MKL, BLIS) to ``n`` threads for the rest of the process
     (``n = 0``: leave it alone) with ``threadpoolctl``, and print the result on ``stream``
     (None: silent). Returns the one-line description."""
-    import sys
-
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"threads must be an integer >= 0, got {n!r}")
     try:

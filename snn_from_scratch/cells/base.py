@@ -15,7 +15,7 @@ import numpy as np
 from ..ops import EXACT, Ops
 
 __all__ = ["Cell", "make_config", "check_array", "check_finite", "check_real", "check_flag",
-           "check_choice", "slim"]
+           "check_choice", "slim", "scan_h"]
 
 
 def make_config(config_cls, kwargs, cell_name):
@@ -98,6 +98,29 @@ def slim(cache_t, keep):
     if keep is None:
         return cache_t
     return cache_t._replace(**{f: None for f in cache_t._fields if f not in keep})
+
+
+def scan_h(step_forward, A, state, p, cfg, ops, keep):
+    """The time loop of a cell whose output is its state ``h`` (rnn, lstm, gru, brc).
+
+    Runs ``step_forward`` over the input projections ``A`` (T, B, .) and returns ``(hs,
+    steps, final)``: ``hs`` (T+1, B, H) with ``hs[0] = h[-1]`` and ``hs[1:]`` the output,
+    the slimmed per-step caches, the final state. Each step reads ``h[t-1]`` as a view of
+    ``hs`` (so a cached ``h[t-1]``, or a cached ``h[t]``, costs no copy, and ``dW_h`` takes
+    ``hs[:-1]`` directly: the cache holds h once); the final state keeps the step's own
+    arrays.
+    """
+    hs = np.empty((len(A) + 1,) + state.h.shape, state.h.dtype)
+    hs[0] = state.h
+    state = state._replace(h=hs[0])
+    steps, final = [], state
+    for t in range(len(A)):
+        hs[t + 1], final, cache_t = step_forward(A[t], state, p, cfg, ops)
+        state = final._replace(h=hs[t + 1])
+        if "h" in cache_t._fields:  # the step's own output: the same values as hs[t+1]
+            cache_t = cache_t._replace(h=hs[t + 1])
+        steps.append(slim(cache_t, keep))
+    return hs, steps, final
 
 
 class Cell:

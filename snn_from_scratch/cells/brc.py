@@ -60,7 +60,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..ops import EXACT
-from .base import Cell, slim
+from .base import Cell, scan_h
 
 
 class State(NamedTuple):
@@ -156,21 +156,8 @@ class BRC(Cell):
         return (x.reshape(T * B, -1) @ self.params["U_x"]).reshape(T, B, 3 * self.n_hidden)
 
     def _forward(self, x, state, ops):
-        T, B, _ = x.shape
         p, cfg = self.params, self.config
-        A = self.inputs(x)
-        keep = reads(p, cfg)  # h_prev among them: a view of hs, see below
-        # hs[0] = h[-1], hs[1:] the output. Each step reads h[t-1] as a view of this one
-        # array (state._replace below), so the caches' h[t-1] costs no copy and dW_h takes
-        # hs[:-1] directly: the BPTT cache holds h once (memory goal: docs/design.md).
-        hs = np.empty((T + 1, B, self.n_hidden), self.dtype)
-        hs[0] = state.h
-        state = state._replace(h=hs[0])
-        steps = []
-        for t in range(T):
-            hs[t + 1], final, cache_t = step_forward(A[t], state, p, cfg, ops)
-            state = final._replace(h=hs[t + 1])
-            steps.append(slim(cache_t, keep))
+        hs, steps, final = scan_h(step_forward, self.inputs(x), state, p, cfg, ops, reads(p, cfg))
         return hs[1:], {"x": x, "hs": hs, "steps": steps, "final_state": final}
 
     def _backward(self, dy, cache):

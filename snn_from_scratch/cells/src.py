@@ -86,9 +86,9 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import numpy as np
-import scipy.sparse
 
 from ..ops import EXACT
+from . import events
 from .base import Cell, check_flag, check_real, slim
 
 __all__ = ["SRC", "State", "Config", "Cache", "step_forward", "step_backward", "reads",
@@ -272,26 +272,16 @@ class SRC(Cell):
         return dx, grads
 
 
-#: Input density below which the input projection uses a sparse matrix product.
+#: Input density below which the input projection uses a sparse matrix product (spike
+#: trains are mostly zeros: rate-coded MNIST ~3% ones, an SRC layer's output a few %).
 SPARSE_DENSITY = 0.1
 
 
 def _input_matrix(X2):
-    """The (T*B, n_in) input as a dense array, or as a CSR matrix when it is sparse.
-
-    Spike trains are mostly zeros (rate-coded MNIST: ~3% ones; an SRC layer's output: a
-    few % spiking steps), so ``X W`` and ``X^T dA`` cost nnz*H instead of T*B*n_in*H with
-    a sparse product; the results are the same sums (up to summation order).
-    """
-    if X2.shape[1] < 32 or X2.size < 4096:
-        return X2
-    flat = np.flatnonzero(X2.reshape(-1) != 0)  # on a bool mask: much faster than on floats
-    if flat.size > SPARSE_DENSITY * X2.size:
-        return X2
-    rows, cols = np.divmod(flat, X2.shape[1])
-    indptr = np.zeros(X2.shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=X2.shape[0]), out=indptr[1:])
-    return scipy.sparse.csr_matrix((X2.reshape(-1)[flat], cols, indptr), shape=X2.shape)
+    """The (T*B, n_in) input as a dense array, or as a CSR matrix when it is sparse
+    (:func:`.events.input_matrix`): ``X W`` and ``X^T dA`` then cost nnz*H instead of
+    T*B*n_in*H; the results are the same sums (up to summation order)."""
+    return events.input_matrix(X2, max_density=SPARSE_DENSITY)
 
 
 def activity(s, axis=0):
