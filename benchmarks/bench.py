@@ -758,7 +758,8 @@ def profile_cell(name, config, sz, top=15):
     opt.step(grads)
     pr.disable()
     s = io.StringIO()
-    pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(top)
+    # strip_dirs: file names without the folders of the machine that ran it (committed outputs)
+    pstats.Stats(pr, stream=s).strip_dirs().sort_stats("tottime").print_stats(top)
     return s.getvalue()
 
 
