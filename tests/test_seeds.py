@@ -73,3 +73,20 @@ def test_cli_options_and_bad_values():
         seeds.run_seeds("lotfi-mnist1d", n_seeds=0)
     with pytest.raises(ValueError, match="jobs"):
         seeds.run_seeds("lotfi-mnist1d", n_seeds=1, jobs=0)
+
+
+def test_load_summary_and_check_seed(tmp_path):
+    import json
+    runs = [{"headline": {"acc": 0.5, "epoch s": 1.0, "div": float("nan")}},
+            {"headline": {"acc": 0.7, "epoch s": 2.0, "div": 1.0}}]
+    path = tmp_path / "x-seeds.json"
+    path.write_text(json.dumps({"name": "x", "seeds": [0, 1], "summary": seeds.summarize(runs)}))
+    s = seeds.load_summary(path)
+    assert s["acc"]["values"] == [0.5, 0.7] and "0.6 ± 0.14" in seeds.format_summary(s)
+    # wall-clock labels are skipped, NaN equals NaN, labels absent from the run are ignored
+    assert seeds.check_seed({"acc": 0.5, "epoch s": 9.0, "div": float("nan")}, s) == 2
+    assert seeds.check_seed({"acc": 0.7, "other": 3.0}, s, index=1) == 1
+    with pytest.raises(AssertionError, match="acc"):
+        seeds.check_seed({"acc": 0.5 + 1e-6}, s)
+    with pytest.raises(AssertionError, match="no headline label"):
+        seeds.check_seed({"other": 1.0}, s)

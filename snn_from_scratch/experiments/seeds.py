@@ -43,12 +43,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import pathlib
 
 import numpy as np
 
-__all__ = ["run_seeds", "summarize", "format_summary", "headline_of"]
+__all__ = ["run_seeds", "summarize", "format_summary", "headline_of", "load_summary", "check_seed",
+           "WALL_CLOCK"]
 
 
 def _args_for(options):
@@ -129,6 +131,42 @@ def format_summary(summary, title=""):
         ms = f"{s['mean']:.4g} ± {s['std']:.2g}" if math.isfinite(s["mean"]) else "nan"
         lines.append(f"  {k:<{w}}  {ms:>20}  {s['n']:>5d}  {ps:>8}")
     return "\n".join(lines)
+
+
+def load_summary(path):
+    """The summary saved by :func:`run_seeds` (``OUT/<name>-seeds.json``, or a copy committed
+    as ``results/NAME.json``): ``{label: {"mean", "std", "n", "values", "paper"}}``, ready
+    for :func:`format_summary`."""
+    return json.loads(pathlib.Path(path).read_text())["summary"]
+
+
+#: labels that measure wall-clock time: they differ from run to run, :func:`check_seed` skips them
+WALL_CLOCK = ("epoch s", "train s", "seconds", "time s")
+
+
+def check_seed(headline, summary, index=0, skip=WALL_CLOCK):
+    """Check that one run's ``headline`` (``res["headline"]``) equals the ``index``-th seed's
+    stored values of ``summary`` (e.g. a chapter's seed-0 run against the committed sweep):
+    every label the two share, except wall-clock ones (``skip``: substrings), must agree to
+    float round-off (1e-9 relative; NaN equals NaN). Raises ``AssertionError`` listing the
+    differences, or if no label is shared; returns the number of labels compared."""
+    compared, bad = 0, []
+    for label, s in summary.items():
+        if label not in headline or any(k in label for k in skip) or index >= len(s["values"]):
+            continue
+        want = s["values"][index]
+        want = float("nan") if want is None else float(want)
+        got = float(headline[label])
+        compared += 1
+        same = (math.isnan(got) and math.isnan(want)) or \
+            (math.isfinite(got) and math.isfinite(want) and abs(got - want) <= 1e-9 * max(1.0, abs(want)))
+        if not same:
+            bad.append(f"{label}: this run {got!r}, stored {want!r}")
+    if not compared:
+        raise AssertionError("no headline label in common with the summary")
+    if bad:
+        raise AssertionError(f"seed {index} differs from the stored summary:\n  " + "\n  ".join(bad))
+    return compared
 
 
 def run_seeds(target, n_seeds=3, jobs=1, seed=0, verbose=True, **options):
