@@ -236,41 +236,7 @@ class MembraneConfig:
     init_spread: float = 0.0
 
     def __post_init__(self):
-        check_real("alpha", self.alpha)
-        check_real("threshold", self.threshold, low=0, low_open=True)
-        check_choice("reset", self.reset, ("subtract", "zero"))
-        check_flag("detach_reset", self.detach_reset)
-        check_choice("reset_timing", self.reset_timing, ("next_step", "same_step"))
-        check_flag("spike_at_threshold", self.spike_at_threshold)
-        check_choice("output", self.output, ("binary", "multibit"))
-        if isinstance(self.n_bits, bool) or not isinstance(self.n_bits, (int, np.integer)) \
-                or not 1 <= self.n_bits <= 24:
-            raise ValueError(f"n_bits must be an integer in [1, 24], got {self.n_bits!r}")
-        k = self.threshold_levels
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
-                or not 0 <= k < 2 ** self.n_bits:
-            raise ValueError(f"threshold_levels must be an integer in [0, 2^n_bits - 1] = "
-                             f"[0, {2 ** self.n_bits - 1}], got {k!r}")
-        check_real("ema_momentum", self.ema_momentum, low=0, high=1, low_open=True)
-        check_flag("signed", self.signed)
-        check_choice("range_estimator", self.range_estimator, ("max_abs", "authors"))
-        check_real("scale_margin", self.scale_margin, low=0, high=1, low_open=True)
-        for name, default in (("signed", False), ("range_estimator", "max_abs"),
-                              ("scale_margin", 1.0)):
-            if getattr(self, name) != default and self.output != "multibit":
-                raise ValueError(f"{name}={getattr(self, name)!r} only applies to output='multibit'")
-        check_choice("norm", self.norm, ("none", "batch"))
-        check_real("bn_momentum", self.bn_momentum, low=0, high=1, low_open=True)
-        check_real("bn_eps", self.bn_eps, low=0, low_open=True)
-        check_flag("bn_track_running_stats", self.bn_track_running_stats)
-        check_real("init_spread", self.init_spread, low=0)
-        if not isinstance(self.surrogate_params, dict):
-            raise TypeError("surrogate_params must be a dict, got "
-                            f"{type(self.surrogate_params).__name__}")
-        surrogates.get(self.surrogate, **self.surrogate_params)  # ValueError naming a bad name/param
-        if self.output == "multibit" and self.reset == "zero":
-            raise ValueError("reset='zero' is refused with output='multibit': the multi-bit neuron "
-                             "subtracts the transmitted value (Eq. 22 and the authors' code)")
+        check_membrane_config(self)  # the checks follow the step pair below
 
 
 @dataclass(frozen=True)
@@ -286,50 +252,8 @@ class Config(MembraneConfig):
     learn_beta: bool = False  # the authors' code: a learnable synaptic decay
 
     def __post_init__(self):
-        super().__post_init__()
-        check_flag("synaptic", self.synaptic)
-        check_real("beta", self.beta)
-        check_flag("recurrent", self.recurrent)
-        for name in ("learn_alpha", "learn_threshold", "learn_beta"):
-            check_flag(name, getattr(self, name))
-        if self.output == "multibit" and self.learn_threshold:
-            raise ValueError("learn_threshold is refused with output='multibit': gamma is "
-                             "tied to the range b (gamma = threshold_levels / s)")
-        if self.learn_beta and not self.synaptic:
-            raise ValueError("learn_beta=True needs synaptic=True (there is no synaptic decay)")
-
-
-@dataclass(frozen=True)
-class PassConstants:
-    """What a step needs beyond the cell's config: constants of one forward pass.
-
-    Mixed into each module's ``StepConfig`` (``class StepConfig(PassConstants, Config)``).
-    ``b`` is the multi-bit range as it was when the pass started (a ``b`` updated after the
-    forward must not leak into its backward, so the cache keeps this object);
-    ``surrogate_fn`` is ``config.surrogate`` built once as a :class:`surrogates.Surrogate`
-    (wrapped in :class:`AtThreshold` with ``spike_at_threshold``); ``observe_range`` is None,
-    or — a training pass with ``range_estimator="authors"`` — the cell's function
-    ``V[t] -> b`` that updates the running min/max with this step's potentials and returns
-    the range this step is quantized with (the backward needs no b: it reads the cached
-    clip mask).
-    """
-
-    b: float = 1.0
-    surrogate_fn: Optional[surrogates.Surrogate] = None  # set from ``surrogate``
-    observe_range: Optional[Callable] = None
-
-    def __post_init__(self):
-        super().__post_init__()  # the Config's checks
-        sg = surrogates.get(self.surrogate, **self.surrogate_params)
-        if self.spike_at_threshold:
-            sg = AtThreshold(sg)
-        object.__setattr__(self, "surrogate_fn", sg)  # frozen: set once, here
-
-
-@dataclass(frozen=True)
-class StepConfig(PassConstants, Config):
-    """The ``cfg`` of lif's step functions: the cell's :class:`Config` plus this pass's range
-    ``b``, surrogate object and range observer. Built by ``cell.step_config()``."""
+        check_membrane_config(self)
+        check_lif_config(self)
 
 
 class Cache(NamedTuple):
@@ -473,6 +397,96 @@ def reads(p, cfg):
 # --------------------------------------------------------------------------------------
 # What the step functions call: the coefficients, the spike, the reset, Eq. 22, BN
 # --------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
+# What the step pair reads from its configuration: the checks of the options, the step
+# config (the config plus the constants of one pass) and the coefficients
+# --------------------------------------------------------------------------------------
+def check_membrane_config(cfg):
+    """The checks of :class:`MembraneConfig`'s fields (ValueError / TypeError naming the key)."""
+    check_real("alpha", cfg.alpha)
+    check_real("threshold", cfg.threshold, low=0, low_open=True)
+    check_choice("reset", cfg.reset, ("subtract", "zero"))
+    check_flag("detach_reset", cfg.detach_reset)
+    check_choice("reset_timing", cfg.reset_timing, ("next_step", "same_step"))
+    check_flag("spike_at_threshold", cfg.spike_at_threshold)
+    check_choice("output", cfg.output, ("binary", "multibit"))
+    if isinstance(cfg.n_bits, bool) or not isinstance(cfg.n_bits, (int, np.integer)) \
+            or not 1 <= cfg.n_bits <= 24:
+        raise ValueError(f"n_bits must be an integer in [1, 24], got {cfg.n_bits!r}")
+    k = cfg.threshold_levels
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) \
+            or not 0 <= k < 2 ** cfg.n_bits:
+        raise ValueError(f"threshold_levels must be an integer in [0, 2^n_bits - 1] = "
+                         f"[0, {2 ** cfg.n_bits - 1}], got {k!r}")
+    check_real("ema_momentum", cfg.ema_momentum, low=0, high=1, low_open=True)
+    check_flag("signed", cfg.signed)
+    check_choice("range_estimator", cfg.range_estimator, ("max_abs", "authors"))
+    check_real("scale_margin", cfg.scale_margin, low=0, high=1, low_open=True)
+    for name, default in (("signed", False), ("range_estimator", "max_abs"),
+                          ("scale_margin", 1.0)):
+        if getattr(cfg, name) != default and cfg.output != "multibit":
+            raise ValueError(f"{name}={getattr(cfg, name)!r} only applies to output='multibit'")
+    check_choice("norm", cfg.norm, ("none", "batch"))
+    check_real("bn_momentum", cfg.bn_momentum, low=0, high=1, low_open=True)
+    check_real("bn_eps", cfg.bn_eps, low=0, low_open=True)
+    check_flag("bn_track_running_stats", cfg.bn_track_running_stats)
+    check_real("init_spread", cfg.init_spread, low=0)
+    if not isinstance(cfg.surrogate_params, dict):
+        raise TypeError("surrogate_params must be a dict, got "
+                        f"{type(cfg.surrogate_params).__name__}")
+    surrogates.get(cfg.surrogate, **cfg.surrogate_params)  # ValueError naming a bad name/param
+    if cfg.output == "multibit" and cfg.reset == "zero":
+        raise ValueError("reset='zero' is refused with output='multibit': the multi-bit neuron "
+                         "subtracts the transmitted value (Eq. 22 and the authors' code)")
+
+
+def check_lif_config(cfg):
+    """The checks of the fields :class:`Config` adds to :class:`MembraneConfig`."""
+    check_flag("synaptic", cfg.synaptic)
+    check_real("beta", cfg.beta)
+    check_flag("recurrent", cfg.recurrent)
+    for name in ("learn_alpha", "learn_threshold", "learn_beta"):
+        check_flag(name, getattr(cfg, name))
+    if cfg.output == "multibit" and cfg.learn_threshold:
+        raise ValueError("learn_threshold is refused with output='multibit': gamma is "
+                         "tied to the range b (gamma = threshold_levels / s)")
+    if cfg.learn_beta and not cfg.synaptic:
+        raise ValueError("learn_beta=True needs synaptic=True (there is no synaptic decay)")
+
+
+@dataclass(frozen=True)
+class PassConstants:
+    """What a step needs beyond the cell's config: constants of one forward pass.
+
+    Mixed into each module's ``StepConfig`` (``class StepConfig(PassConstants, Config)``).
+    ``b`` is the multi-bit range as it was when the pass started (a ``b`` updated after the
+    forward must not leak into its backward, so the cache keeps this object);
+    ``surrogate_fn`` is ``config.surrogate`` built once as a :class:`surrogates.Surrogate`
+    (wrapped in :class:`AtThreshold` with ``spike_at_threshold``); ``observe_range`` is None,
+    or — a training pass with ``range_estimator="authors"`` — the cell's function
+    ``V[t] -> b`` that updates the running min/max with this step's potentials and returns
+    the range this step is quantized with (the backward needs no b: it reads the cached
+    clip mask).
+    """
+
+    b: float = 1.0
+    surrogate_fn: Optional[surrogates.Surrogate] = None  # set from ``surrogate``
+    observe_range: Optional[Callable] = None
+
+    def __post_init__(self):
+        super().__post_init__()  # the Config's checks
+        sg = surrogates.get(self.surrogate, **self.surrogate_params)
+        if self.spike_at_threshold:
+            sg = AtThreshold(sg)
+        object.__setattr__(self, "surrogate_fn", sg)  # frozen: set once, here
+
+
+@dataclass(frozen=True)
+class StepConfig(PassConstants, Config):
+    """The ``cfg`` of lif's step functions: the cell's :class:`Config` plus this pass's range
+    ``b``, surrogate object and range observer. Built by ``cell.step_config()``."""
+
+
 def coefficients(p, cfg):
     """``(alpha, beta, gamma)`` of a step: the learnable parameter when the cell has one (an
     (H,) array), else the config's number. gamma of a multi-bit output is ``k / s = k b /
