@@ -28,6 +28,7 @@ import math
 import os
 import zipfile
 import zlib
+from typing import Any, Optional
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from . import __version__, cells
 from .layers import LeakyReadout, Linear
 from .readouts import LeakyIntegrator
 from .network import Network
+from .optim import CosineAnnealing, Optimizer, StepDecay
 from .runtime import jsonable
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_header"]
@@ -79,7 +81,9 @@ def _diff(a, b, path="model"):
     return None
 
 
-def save_checkpoint(path, net, optimizer=None, extra=None, schedule=None):
+def save_checkpoint(path: str | os.PathLike, net: Network, optimizer: Optional[Optimizer] = None,
+                    extra: Optional[dict[str, Any]] = None,
+                    schedule: Optional[CosineAnnealing | StepDecay] = None) -> str | os.PathLike:
     """Write ``net`` (and optionally the optimizer / schedule state) to one ``.npz`` file.
 
     ``extra`` is any JSON-safe dict (epoch, history, command line, ...), returned by
@@ -198,7 +202,7 @@ def _open(path, arrays=True):
     return header, data
 
 
-def read_header(path):
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON header of a checkpoint (architecture, version, extra); a file that is not a
     checkpoint gives a one-line ``ValueError`` naming the path (see :func:`load_checkpoint`)."""
     return _open(path, arrays=False)[0]
@@ -253,7 +257,9 @@ def _check_buffers(path, header, data, net):
     return out
 
 
-def load_checkpoint(path, net=None, optimizer=None, schedule=None):
+def load_checkpoint(path: str | os.PathLike, net: Optional[Network] = None,
+                    optimizer: Optional[Optimizer] = None,
+                    schedule: Optional[CosineAnnealing | StepDecay] = None) -> tuple[Network, dict[str, Any]]:
     """Restore a checkpoint into ``net`` (in place) and optionally ``optimizer``/``schedule``.
 
     With ``net=None`` the network is rebuilt from the header (cells.make with the saved

@@ -33,8 +33,10 @@ import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Optional, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["data_dir", "mnist1d", "read_idx", "load_mnist", "load_emnist",
            "sequential_view", "mfcc", "mel_filterbank", "load_fsdd", "CharCorpus",
@@ -42,7 +44,7 @@ __all__ = ["data_dir", "mnist1d", "read_idx", "load_mnist", "load_emnist",
 
 
 # ----------------------------------------------------------------------------- folders
-def data_dir(path=None):
+def data_dir(path: Optional[str | os.PathLike] = None) -> Path:
     """The data folder: ``path`` if given, else ``$SNN_DATA_DIR``, else the per-user cache
     folder ``$XDG_CACHE_HOME/snn_from_scratch`` (default ``~/.cache/snn_from_scratch``).
 
@@ -64,7 +66,7 @@ def data_dir(path=None):
 _resolve = data_dir  # loaders take an argument named data_dir that shadows the function
 
 
-def fetch_command(name):
+def fetch_command(name: str) -> str:
     """The shell command that fetches data set ``name`` (quoted in error messages)."""
     return f"python -m snn_from_scratch fetch {name}"
 
@@ -91,7 +93,8 @@ def _atomic_save_npz(path, **arrays):
 
 
 # ----------------------------------------------------------------------------- MNIST-1D
-def mnist1d(data_dir=None, seed=42, dtype=np.float32):
+def mnist1d(data_dir: Optional[str | os.PathLike] = None, seed: int = 42,
+            dtype: DTypeLike = np.float32) -> dict[str, Any]:
     """MNIST-1D (Greydanus 2020), generated locally with the ``mnist1d`` package.
 
     Calls ``mnist1d.data.make_dataset`` with the package's default arguments (5,000
@@ -149,7 +152,7 @@ def mnist1d(data_dir=None, seed=42, dtype=np.float32):
             pass  # read-only data folder: still usable, just not cached
     out["x_train"] = out["x_train"].astype(dtype)
     out["x_test"] = out["x_test"].astype(dtype)
-    out["source"] = source
+    out["source"] = _display(source) if source != "generated" else source
     return out
 
 
@@ -184,7 +187,7 @@ _IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8),
                0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def read_idx(path, expect_ndim=None):
+def read_idx(path: str | os.PathLike, expect_ndim: Optional[int] = None) -> np.ndarray:
     """Read an IDX file (LeCun's MNIST format), gzip-compressed or raw.
 
     Layout: two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
@@ -279,13 +282,16 @@ def _mnist5k_dir():
 
 
 def _display(path):
-    """``path`` as printed: relative to the package for the shipped subset (so that
-    outputs committed from one machine name no folder of that machine), else as given."""
-    pkg = Path(__file__).resolve().parent
-    try:
-        return "snn_from_scratch/" + Path(path).resolve().relative_to(pkg).as_posix()
-    except ValueError:
-        return str(path)
+    """``path`` as printed, so that outputs committed from one machine name no folder of
+    that machine: relative to the package for the shipped subset, ``~/...`` under the home
+    folder (the per-user cache), else as given."""
+    p = Path(path)
+    for root, shown in ((Path(__file__).resolve().parent, "snn_from_scratch/"), (Path.home(), "~/")):
+        try:
+            return shown + p.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError):
+            continue
+    return str(path)
 
 
 _NOTICES = set()
@@ -298,7 +304,7 @@ def _notice_once(key, text):
         print(text, file=sys.stderr)
 
 
-def load_mnist(kind="mnist", data_dir=None):
+def load_mnist(kind: str = "mnist", data_dir: Optional[str | os.PathLike] = None) -> dict[str, Any]:
     """MNIST or Fashion-MNIST as uint8 images (N, 28, 28) and int64 labels.
 
     Looks for the four IDX files that ``data_scripts/fetch.py {kind}`` writes into
@@ -319,13 +325,13 @@ def load_mnist(kind="mnist", data_dir=None):
     if paths is not None:
         out = _read_image_label_set(paths)
         _check_digits(out, folder)
-        out["source"] = f"full: {folder}"
+        out["source"] = f"full: {_display(folder)}"
     elif kind == "mnist" and _find_idx_set(_mnist5k_dir(), _MNIST_NAMES) is not None:
         sub = _mnist5k_dir()
         out = _read_image_label_set(_find_idx_set(sub, _MNIST_NAMES))
         _check_digits(out, sub)
         out["source"] = f"mnist5k: {_display(sub)}"
-        _notice_once("mnist5k", f"[snn_from_scratch] full MNIST not found in {folder}: using the offline "
+        _notice_once("mnist5k", f"[snn_from_scratch] full MNIST not found in {_display(folder)}: using the offline "
                      f"5k subset ({_display(sub)}). Fetch the full set with `python -m snn_from_scratch fetch mnist`.")
     else:
         extra = "" if kind != "mnist" else f" (and no offline subset at {_mnist5k_dir()})"
@@ -337,7 +343,7 @@ def load_mnist(kind="mnist", data_dir=None):
 _EMNIST_SPLITS = ("balanced", "bymerge", "byclass", "letters", "digits", "mnist")
 
 
-def load_emnist(split="balanced", data_dir=None):
+def load_emnist(split: str = "balanced", data_dir: Optional[str | os.PathLike] = None) -> dict[str, Any]:
     """EMNIST (Cohen et al. 2017) from the IDX files of NIST's ``gzip.zip``.
 
     Lotfi Rezaabad & Vishwanath's Table 2 uses 47 classes (their code reads the
@@ -377,7 +383,7 @@ def load_emnist(split="balanced", data_dir=None):
     return out
 
 
-def sequential_view(images, dtype=np.float32):
+def sequential_view(images: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """Images as sequences: (N, 28, 28) -> (N, 28, 28) floats in [0, 1], row t = step t.
 
     Sequential MNIST (Lotfi Rezaabad & Vishwanath §4.3): the network reads one 28-pixel
@@ -414,7 +420,8 @@ def _mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
 
 
-def mel_filterbank(n_mels, n_fft, sr, fmin=0.0, fmax=None):
+def mel_filterbank(n_mels: int, n_fft: int, sr: float, fmin: float = 0.0,
+                   fmax: Optional[float] = None) -> np.ndarray:
     """Triangular filters equally spaced on the (HTK) mel scale, (n_mels, n_fft//2 + 1).
 
     Filter m rises linearly from mel point m to m+1 and falls to m+2 (peak 1); the
@@ -432,8 +439,9 @@ def mel_filterbank(n_mels, n_fft, sr, fmin=0.0, fmax=None):
     return np.maximum(0.0, np.minimum(up, down))
 
 
-def mfcc(signal, sr, n_mfcc=13, n_mels=26, frame_ms=25.0, hop_ms=10.0, preemph=0.97,
-         fmin=0.0, fmax=None):
+def mfcc(signal: np.ndarray, sr: float, n_mfcc: int = 13, n_mels: int = 26, frame_ms: float = 25.0,
+         hop_ms: float = 10.0, preemph: float = 0.97, fmin: float = 0.0,
+         fmax: Optional[float] = None) -> np.ndarray:
     """Mel-frequency cepstral coefficients of one recording, (n_frames, n_mfcc).
 
     Our own front end, in the textbook order: pre-emphasis ``y[n] = x[n] - 0.97 x[n-1]``
@@ -487,8 +495,9 @@ def _pool_frames(c, n_steps):
 _FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
 
 
-def load_fsdd(data_dir=None, n_steps=8, n_mfcc=13, n_mels=26, standardize=True,
-              dtype=np.float32):
+def load_fsdd(data_dir: Optional[str | os.PathLike] = None, n_steps: int = 8, n_mfcc: int = 13,
+              n_mels: int = 26, standardize: bool = True,
+              dtype: DTypeLike = np.float32) -> dict[str, Any]:
     """Free Spoken Digit Dataset: WAV recordings -> MFCC sequences (N, n_steps, n_mfcc).
 
     Files ``{digit}_{speaker}_{index}.wav`` (8 kHz mono) anywhere under
@@ -567,10 +576,10 @@ class CharCorpus:
         self.index = {c: i for i, c in enumerate(self.vocab)}
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def encode(self, text):
+    def encode(self, text: str) -> np.ndarray:
         """String -> int64 ids. Characters outside the vocabulary raise ValueError."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -580,7 +589,7 @@ class CharCorpus:
             raise ValueError(f"character {e.args[0]!r} is not in the {self.name} "
                              f"vocabulary") from None
 
-    def decode(self, ids):
+    def decode(self, ids: np.ndarray | Sequence[int]) -> str:
         """Ids (any int array/list) -> string."""
         ids = np.asarray(ids)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.vocab)):
@@ -588,7 +597,7 @@ class CharCorpus:
                              f"[{ids.min()}, {ids.max()}]")
         return "".join(self.vocab[i] for i in ids.ravel())
 
-    def one_hot(self, ids, dtype=np.float32):
+    def one_hot(self, ids: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
         """(...,) ids -> (..., vocab_size) one-hot vectors in ``dtype``.
 
         One-hot characters are already spike-like (Lotfi Rezaabad & Vishwanath §4.4).
@@ -600,7 +609,8 @@ class CharCorpus:
             raise ValueError(f"ids must lie in [0, {len(self.vocab)})")
         return np.eye(len(self.vocab), dtype=dtype)[ids]
 
-    def sequences(self, which="train", seq_len=100, stride=None):
+    def sequences(self, which: str = "train", seq_len: int = 100,
+                  stride: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
         """Windows for next-character prediction: ``(inputs, targets)`` each (N, seq_len).
 
         ``targets[i, t] = inputs[i, t + 1]`` continued by one character; windows start
@@ -631,7 +641,7 @@ _GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG.*$",
                             re.MULTILINE | re.IGNORECASE)
 
 
-def strip_gutenberg(text):
+def strip_gutenberg(text: str) -> str:
     """The book between Project Gutenberg's ``*** START OF ...`` and ``*** END OF ...``
     lines (header, licence and footer removed). Raises ValueError if a marker is missing.
     """
@@ -655,7 +665,8 @@ PAPER_TRAIN_CHARS = 52_000
 PAPER_TEST_CHARS = 12_000
 
 
-def load_text(name="pydoc", data_dir=None, split="paper", lower=True):
+def load_text(name: str = "pydoc", data_dir: Optional[str | os.PathLike] = None, split: str = "paper",
+              lower: bool = True) -> CharCorpus:
     """A character-level corpus (:class:`CharCorpus`).
 
     Corpora:

@@ -32,8 +32,10 @@ The papers' schemes
 from __future__ import annotations
 
 import numbers
+from typing import Optional
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["rate", "poisson", "bernoulli_sequence", "on_off", "latency",
            "latency_times", "delta", "delay_line"]
@@ -113,7 +115,8 @@ def _sequence(name, x):
 
 
 # ----------------------------------------------------------------------------- rate
-def rate(x, T, rng, gain=1.0, silent_prefix=0, dtype=np.float32):
+def rate(x: np.ndarray, T: int, rng: np.random.Generator, gain: float = 1.0, silent_prefix: int = 0,
+         dtype: DTypeLike = np.float32) -> np.ndarray:
     """Bernoulli ("Poisson") rate coding of a static input.
 
     Each channel ``j`` of sample ``b`` spikes at every step independently with
@@ -153,7 +156,8 @@ def rate(x, T, rng, gain=1.0, silent_prefix=0, dtype=np.float32):
 poisson = rate  # the name snnTorch and the papers use for the same Bernoulli scheme
 
 
-def bernoulli_sequence(x, rng, gain=1.0, dtype=np.float32):
+def bernoulli_sequence(x: np.ndarray, rng: np.random.Generator, gain: float = 1.0,
+                       dtype: DTypeLike = np.float32) -> np.ndarray:
     """One Bernoulli spike per entry of an existing sequence: spike where ``gain*x > u``.
 
     This is Lotfi Rezaabad & Vishwanath's sequential MNIST input (their code: a new
@@ -177,7 +181,8 @@ def bernoulli_sequence(x, rng, gain=1.0, dtype=np.float32):
 
 
 # ----------------------------------------------------------------------------- ON/OFF
-def on_off(signal, rng, gain=1.0, dtype=np.float32):
+def on_off(signal: np.ndarray, rng: np.random.Generator, gain: float = 1.0,
+           dtype: DTypeLike = np.float32) -> np.ndarray:
     """ON/OFF Poisson coding of a *signed* signal into two channels per input.
 
     Lotfi Rezaabad & Vishwanath §4.2 (Figure 3): samples of the signal are converted "into
@@ -211,8 +216,9 @@ def on_off(signal, rng, gain=1.0, dtype=np.float32):
 
 
 # ----------------------------------------------------------------------------- latency
-def latency_times(x, T, tau=10.0, threshold=0.01, linear=True, normalize=True,
-                  epsilon=1e-7):
+def latency_times(x: np.ndarray, T: int, tau: float = 10.0, threshold: float = 0.01,
+                  linear: bool = True, normalize: bool = True,
+                  epsilon: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
     """Spike times of the RC-circuit latency code (no rounding, no removal).
 
     The model (snnTorch's ``spikegen.latency_code``, used by De Geeter et al. §4.1): a
@@ -260,8 +266,9 @@ def latency_times(x, T, tau=10.0, threshold=0.01, linear=True, normalize=True,
     return t, saturated
 
 
-def latency(x, T, tau=10.0, threshold=0.01, linear=True, normalize=True,
-            remove_last=True, epsilon=1e-7, dtype=np.float32):
+def latency(x: np.ndarray, T: int, tau: float = 10.0, threshold: float = 0.01, linear: bool = True,
+            normalize: bool = True, remove_last: bool = True, epsilon: float = 1e-7,
+            dtype: DTypeLike = np.float32) -> np.ndarray:
     """Latency (time-to-first-spike) coding: each input spikes at most once.
 
     Brighter inputs spike earlier. Times come from :func:`latency_times` (RC model, defaults
@@ -295,7 +302,8 @@ def latency(x, T, tau=10.0, threshold=0.01, linear=True, normalize=True,
 
 
 # ----------------------------------------------------------------------------- delta
-def delta(x, threshold=0.1, off_spikes=False, padding=False, dtype=np.float32):
+def delta(x: np.ndarray, threshold: float = 0.1, off_spikes: bool = False, padding: bool = False,
+          dtype: DTypeLike = np.float32) -> np.ndarray:
     """Delta modulation: a spike when the signal *changes* by at least ``threshold``.
 
     ON spike at step t when ``x[t] - x[t-1] >= threshold``; with ``off_spikes`` an OFF
@@ -325,7 +333,7 @@ def delta(x, threshold=0.1, off_spikes=False, padding=False, dtype=np.float32):
     return np.concatenate([on, off], axis=-1).astype(dtype)
 
 
-def delay_line(x, d, dtype=None):
+def delay_line(x: np.ndarray, d: int, dtype: Optional[DTypeLike] = None) -> np.ndarray:
     """Synaptic delays: a tapped delay line that gives each step the last ``d`` inputs.
 
     ``x`` is a batch-major sequence (B, T) or (B, T, n); the result is time-major

@@ -21,7 +21,10 @@ prediction is read from the integrators at the final time step, ``o[T]``, and th
 """
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .cells.base import check_array
 
@@ -58,7 +61,8 @@ class Linear:
 
     kind = "linear"
 
-    def __init__(self, n_in, n_out, seed=0, dtype=np.float64, rng=None):
+    def __init__(self, n_in: int, n_out: int, seed: int = 0, dtype: DTypeLike = np.float64,
+                 rng: Optional[np.random.Generator] = None) -> None:
         self.n_in, self.n_out = _check_size("n_in", n_in), _check_size("n_out", n_out)
         self.dtype = _check_dtype(dtype)
         rng = np.random.default_rng(seed) if rng is None else rng
@@ -68,7 +72,7 @@ class Linear:
         self.params = {"W": rng.uniform(-k, k, (self.n_in, self.n_out)).astype(self.dtype),
                        "b": rng.uniform(-k, k, self.n_out).astype(self.dtype)}
 
-    def forward(self, h):
+    def forward(self, h: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """``h`` (B, n_in) or (T, B, n_in) -> ``out`` (B, n_out) or (T, B, n_out), cache."""
         if not isinstance(h, np.ndarray):
             raise TypeError(f"h must be a numpy array, got {type(h).__name__}")
@@ -78,7 +82,7 @@ class Linear:
         out = h @ self.params["W"] + self.params["b"]
         return out, {"h": h}
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Gradients of ``sum(dout * out)``: returns ``dh`` (shape of h) and {W, b}."""
         h = cache["h"]
         check_array("dout", dout, shape=h.shape[:-1] + (self.n_out,), dtype=self.dtype)
@@ -87,7 +91,7 @@ class Linear:
         grads = {"W": h2.T @ d2, "b": d2.sum(0)}
         return dout @ self.params["W"].T, grads
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out}
 
     def __repr__(self):
@@ -97,7 +101,8 @@ class Linear:
 # --------------------------------------------------------------------------------------
 # LeakyReadout
 # --------------------------------------------------------------------------------------
-def readout_weights(n_classes, neurons_per_class=10, excite=1.0, inhibit=-0.1, dtype=np.float64):
+def readout_weights(n_classes: int, neurons_per_class: int = 10, excite: float = 1.0,
+                    inhibit: float = -0.1, dtype: DTypeLike = np.float64) -> np.ndarray:
     """De Geeter et al. §4.2: ``W_ro (n_classes*neurons_per_class, n_classes)``.
 
     Neuron ``j`` belongs to class ``j // neurons_per_class``; it excites that class's
@@ -125,8 +130,9 @@ class LeakyReadout:
 
     kind = "leaky"
 
-    def __init__(self, n_in, n_classes, alpha=0.99, neurons_per_class=10, dtype=np.float64,
-                 excite=1.0, inhibit=-0.1):
+    def __init__(self, n_in: int, n_classes: int, alpha: float = 0.99,
+                 neurons_per_class: int = 10, dtype: DTypeLike = np.float64,
+                 excite: float = 1.0, inhibit: float = -0.1) -> None:
         self.n_in = _check_size("n_in", n_in)
         self.n_out = _check_size("n_classes", n_classes)
         self.neurons_per_class = _check_size("neurons_per_class", neurons_per_class)
@@ -146,7 +152,7 @@ class LeakyReadout:
         # alpha^(T-1-t) for t = 0..T-1 (0-based): the weight of step t in o[T].
         return (self.alpha ** np.arange(T - 1, -1, -1, dtype=np.float64)).astype(self.dtype)
 
-    def forward(self, s):
+    def forward(self, s: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """``s`` (T, B, n_in) -> ``o[T]`` (B, n_classes), cache."""
         check_array("s", s, shape=(None, None, self.n_in), dtype=self.dtype)
         T, B, _ = s.shape
@@ -158,7 +164,7 @@ class LeakyReadout:
             o = self.alpha * o + P[t]
         return o.astype(self.dtype, copy=False), {"T": T, "B": B}
 
-    def backward(self, do, cache):
+    def backward(self, do: np.ndarray, cache: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Gradient of ``sum(do * o[T])``: ``ds`` (T, B, n_in) and ``{}`` (no params)."""
         T, B = cache["T"], cache["B"]
         check_array("do", do, shape=(B, self.n_out), dtype=self.dtype)
@@ -166,7 +172,7 @@ class LeakyReadout:
         ds = self._decay(T)[:, None, None] * ds1[None]
         return ds.astype(self.dtype, copy=False), {}
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out, "alpha": self.alpha,
                 "neurons_per_class": self.neurons_per_class, "excite": self.excite,
                 "inhibit": self.inhibit}
@@ -179,14 +185,14 @@ class LeakyReadout:
 # --------------------------------------------------------------------------------------
 # Softmax and losses
 # --------------------------------------------------------------------------------------
-def log_softmax(z, axis=-1):
+def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """``z - logsumexp(z)``, shifted by the max so that no ``exp`` overflows."""
     z = np.asarray(z)
     shifted = z - np.max(z, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-def softmax(z, axis=-1):
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """Numerically stable softmax (max-shifted): finite for logits up to ±1e300."""
     z = np.asarray(z)
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
@@ -203,7 +209,7 @@ def _check_logits(name, z):
     check_array(name, z)
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean softmax cross-entropy and its gradient.
 
     ``logits`` (..., C) float, ``labels`` integer array of shape ``logits.shape[:-1]``
@@ -236,7 +242,7 @@ def softmax_cross_entropy(logits, labels):
     return loss, d.astype(logits.dtype, copy=False)
 
 
-def mse(pred, target):
+def mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     """Half sum of squared errors per sequence: ``L = 0.5 * sum((pred - target)^2) / batch``.
 
     ``batch`` is the batch axis size: ``pred.shape[0]`` for ``(B, C)`` and

@@ -39,13 +39,15 @@ The rest of the model's life is in two other modules: :mod:`snn_from_scratch.tra
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import cells
 from .cells.base import Cell
 from .layers import LeakyReadout, Linear, mse, softmax_cross_entropy
-from .ops import EXACT
+from .ops import EXACT, Ops
 from .readouts import LeakyIntegrator
 from .runtime import jsonable
 
@@ -78,7 +80,9 @@ class Network:
     them): it is for comparing learning rules, as chapter 05 does.
     """
 
-    def __init__(self, layers, readout, loss="cross_entropy", output="last", backward_rules=None):
+    def __init__(self, layers: Cell | Sequence[Cell], readout: Linear | LeakyReadout | LeakyIntegrator,
+                 loss: str = "cross_entropy", output: str = "last",
+                 backward_rules: Optional[dict[int, Callable[..., tuple]]] = None) -> None:
         if isinstance(layers, Cell):
             layers = [layers]
         if not isinstance(layers, (list, tuple)) or not layers:
@@ -123,7 +127,7 @@ class Network:
 
     # -- parameters and modes ----------------------------------------------------------
     @property
-    def params(self):
+    def params(self) -> dict[str, np.ndarray]:
         """Flat dict of the live parameter arrays: ``"{layer}.{name}"`` and ``"readout.{name}"``."""
         out = {}
         for i, c in enumerate(self.layers):
@@ -133,33 +137,34 @@ class Network:
             out[f"readout.{k}"] = v
         return out
 
-    def n_params(self):
+    def n_params(self) -> int:
         """Number of learnable scalars."""
         return int(sum(v.size for v in self.params.values()))
 
-    def train(self):
+    def train(self) -> Network:
         """Training mode: running statistics (e.g. the multi-bit range b) are updated."""
         for c in self.layers:
             c.training = True
         return self
 
-    def eval(self):
+    def eval(self) -> Network:
         """Evaluation mode: running statistics frozen."""
         for c in self.layers:
             c.training = False
         return self
 
     @property
-    def training(self):
+    def training(self) -> bool:
         return any(c.training for c in self.layers)
 
-    def project(self):
+    def project(self) -> None:
         """Apply every cell's constraint (``cell.project()``); call after each optimizer step."""
         for c in self.layers:
             c.project()
 
     # -- forward / backward ------------------------------------------------------------
-    def forward(self, x, states=None, ops=EXACT):
+    def forward(self, x: np.ndarray, states: Optional[Sequence[Optional[tuple]]] = None,
+                ops: Ops = EXACT) -> tuple[np.ndarray, dict[str, Any]]:
         """``x`` (T, B, n_in) -> ``out`` ((B, C) for "last", (T, B, C) for "all"), cache.
 
         ``states`` optional list of initial states, one per layer (None = zeros).
@@ -181,7 +186,7 @@ class Network:
             out, rcache = self.readout.forward(h)
         return out, {"layers": caches, "readout": rcache, "y_shape": h.shape}
 
-    def backward(self, dout, cache):
+    def backward(self, dout: np.ndarray, cache: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Gradient of ``sum(dout * out)`` w.r.t. every parameter (flat dict) and the input."""
         dro, rgrads = self.readout.backward(dout, cache["readout"])
         if self.output == "last" and isinstance(self.readout, Linear):
@@ -206,7 +211,8 @@ class Network:
             return np.broadcast_to(target, out.shape[:2])
         return target
 
-    def loss(self, x, target, states=None, ops=EXACT):
+    def loss(self, x: np.ndarray, target: np.ndarray, states: Optional[Sequence[Optional[tuple]]] = None,
+             ops: Ops = EXACT) -> float:
         """The scalar loss only (no backward): what finite differences differentiate."""
         out, _ = self.forward(x, states, ops=ops)
         return self._loss(out, target)[0]
@@ -217,7 +223,9 @@ class Network:
             return softmax_cross_entropy(out, target)
         return mse(out, target)
 
-    def loss_and_grads(self, x, target, states=None, ops=EXACT):
+    def loss_and_grads(self, x: np.ndarray, target: np.ndarray,
+                       states: Optional[Sequence[Optional[tuple]]] = None,
+                       ops: Ops = EXACT) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
         """Forward, loss and hand-written backward: returns ``(loss, grads, out)``."""
         out, cache = self.forward(x, states, ops=ops)
         loss, dout = self._loss(out, target)
@@ -225,7 +233,7 @@ class Network:
         return loss, grads, out
 
     # -- description (checkpoints) -----------------------------------------------------
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         """JSON-safe description of the architecture (what a checkpoint must match).
 
         A substituted backward rule is not part of it: it changes training, not the model.
@@ -244,8 +252,11 @@ class Network:
                 f"output={self.output!r}{rules})")
 
 
-def build(cell, n_in, n_hidden, n_out, n_layers=1, readout="linear", loss="cross_entropy",
-          output="last", seed=0, dtype=np.float64, config=None, backward_rules=None, kappa=0.9):
+def build(cell: str, n_in: int, n_hidden: int, n_out: int, n_layers: int = 1, readout: str = "linear",
+          loss: str = "cross_entropy", output: str = "last", seed: int = 0,
+          dtype: DTypeLike = np.float64, config: Optional[dict[str, Any]] = None,
+          backward_rules: Optional[dict[int, Callable[..., tuple]]] = None,
+          kappa: float = 0.9) -> Network:
     """Convenience: ``n_layers`` cells of type ``cell`` (same ``config`` dict) and a readout.
 
     ``config`` is a dict of the cell's keywords (not ``**kwargs``: a cell option may share
@@ -274,7 +285,7 @@ def build(cell, n_in, n_hidden, n_out, n_layers=1, readout="linear", loss="cross
 # --------------------------------------------------------------------------------------
 # Data in, accuracy and evaluation (shared with the training loop)
 # --------------------------------------------------------------------------------------
-def default_encode(net):
+def default_encode(net: Network) -> Callable[..., np.ndarray]:
     """Sample-major data (B, T, n_in) -> time-major (T, B, n_in) in the network's dtype.
 
     Two-dimensional data (B, T) is read as T steps of one input each (MNIST-1D).
@@ -290,7 +301,7 @@ def default_encode(net):
     return encode
 
 
-def batch_target(net, yb):
+def batch_target(net: Network, yb: np.ndarray) -> np.ndarray:
     """Sample-major targets -> what the loss expects (time-major for per-step targets)."""
     per_step = (net.output == "all" and
                 ((net.loss_name == "cross_entropy" and yb.ndim == 2) or (net.loss_name == "mse" and yb.ndim == 3)))
@@ -301,7 +312,7 @@ def batch_target(net, yb):
     return yb
 
 
-def accuracy(out, target, net=None):
+def accuracy(out: np.ndarray, target: np.ndarray, net: Optional[Network] = None) -> float:
     """Fraction of correct argmax predictions (NaN for a regression target).
 
     Works for (B, C) / (T, B, C) outputs with integer labels of shape out.shape[:-1] (or
@@ -315,7 +326,7 @@ def accuracy(out, target, net=None):
     return float("nan")
 
 
-def check_data(X, y, name="X"):
+def check_data(X: np.ndarray, y: np.ndarray, name: str = "X") -> None:
     """Sample-major data and targets: numpy arrays of the same non-zero length."""
     if not isinstance(X, np.ndarray) or not isinstance(y, np.ndarray):
         raise TypeError(f"{name} and its targets must be numpy arrays")
@@ -325,7 +336,7 @@ def check_data(X, y, name="X"):
         raise ValueError(f"{name} is empty")
 
 
-def check_count(name, v, low=1):
+def check_count(name: str, v: int, low: int = 1) -> int:
     """A count (layers, epochs, batch size): an integer (not a bool) >= ``low``, else
     ``ValueError`` naming it. Returns it as a Python int."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
@@ -334,7 +345,9 @@ def check_count(name, v, low=1):
     return int(v)
 
 
-def evaluate(net, X, y, batch_size=256, encode=None, rng=None):
+def evaluate(net: Network, X: np.ndarray, y: np.ndarray, batch_size: int = 256,
+             encode: Optional[Callable[..., np.ndarray]] = None,
+             rng: Optional[np.random.Generator] = None) -> tuple[float, float]:
     """Mean loss and accuracy of ``net`` on (X, y) in evaluation mode; returns ``(loss, acc)``.
 
     ``rng`` feeds a stochastic ``encode`` (default ``default_rng(0)``: evaluation is

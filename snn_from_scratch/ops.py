@@ -29,17 +29,19 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .surrogates import Surrogate
+
 __all__ = ["Ops", "EXACT"]
 
 
 class Ops:
     """The plain forward of the three non-differentiable points (see the module docstring)."""
 
-    def heaviside(self, u: np.ndarray, surrogate) -> np.ndarray:
+    def heaviside(self, u: np.ndarray, surrogate: Surrogate) -> np.ndarray:
         """``H(u)`` (1 where u > 0, in u's dtype); backward rule ``surrogate.grad(u)``."""
         return surrogate.spike(u)
 
-    def detach(self, v, discrete: Optional[np.ndarray] = None):
+    def detach(self, v: np.ndarray, discrete: Optional[np.ndarray] = None) -> np.ndarray:
         """``stop(v)``: the value itself; backward treats it as a constant."""
         return v
 

@@ -30,6 +30,7 @@ changes anything: a refused state leaves the optimizer as it was.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class Optimizer:
     #: names of the per-parameter state dicts (e.g. ("m", "v") for Adam)
     slots: tuple = ()
 
-    def __init__(self, params, lr):
+    def __init__(self, params: dict[str, np.ndarray], lr: float) -> None:
         if not isinstance(params, dict) or not params:
             raise TypeError("params must be a non-empty dict name -> numpy array (e.g. net.params)")
         for k, p in params.items():
@@ -104,7 +105,7 @@ class Optimizer:
                 raise ValueError(f"gradient {k!r} has shape {getattr(g, 'shape', None)}, "
                                  f"expected {p.shape}")
 
-    def step(self, grads):
+    def step(self, grads: dict[str, np.ndarray]) -> None:
         """Update every parameter in place from ``grads`` (same keys and shapes)."""
         self._check_grads(grads)
         self.t += 1
@@ -117,11 +118,11 @@ class Optimizer:
     def _update(self, k, p, g):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def hyper(self):
+    def hyper(self) -> dict[str, Any]:
         """Hyper-parameters as a JSON-safe dict (Python numbers)."""
         return {"lr": self.lr}
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """``{"type", "t", "hyper": {...}, "state": {slot: {name: array}}}`` (copies)."""
         return {"type": type(self).__name__, "t": self.t, "hyper": dict(self.hyper()),
                 "state": {s: {k: v.copy() for k, v in d.items()} for s, d in self.state.items()}}
@@ -130,7 +131,7 @@ class Optimizer:
         """``hyper`` (the keys of :meth:`hyper`) validated like the constructor's arguments."""
         raise NotImplementedError
 
-    def validate_state_dict(self, sd):
+    def validate_state_dict(self, sd: dict[str, Any]) -> dict[str, Any]:
         """Check every value of a :meth:`state_dict` without changing anything; returns it
         normalized (Python numbers, tuples). Raises ``ValueError`` naming the first bad
         value: another optimizer type, unknown or missing keys, a hyper-parameter out of
@@ -176,7 +177,7 @@ class Optimizer:
             out[s] = d
         return {"type": name, "t": t, "hyper": hyper, "state": out}
 
-    def load_state_dict(self, sd):
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`: everything is validated first
         (:meth:`validate_state_dict`), then applied; a refused state changes nothing."""
         sd = self.validate_state_dict(sd)
@@ -199,7 +200,8 @@ class SGD(Optimizer):
     (Nesterov: ``p <- p - lr (g + mu v)``); without momentum ``p <- p - lr g``.
     """
 
-    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(self, params: dict[str, np.ndarray], lr: float, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
         self.momentum = _fraction("momentum", momentum)
         if nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
@@ -230,7 +232,7 @@ class SGD(Optimizer):
             g = g + self.momentum * v if self.nesterov else v
         p -= self.lr * g
 
-    def hyper(self):
+    def hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
                 "weight_decay": self.weight_decay}
 
@@ -246,8 +248,9 @@ class Adam(Optimizer):
 
     slots = ("m", "v")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled=False):
+    def __init__(self, params: dict[str, np.ndarray], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled: bool = False) -> None:
         self.betas = _betas(betas)
         self.eps = _positive("eps", eps)
         self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
@@ -277,12 +280,12 @@ class Adam(Optimizer):
         c2 = math.sqrt(1.0 - b2 ** self.t)
         p -= (self.lr * c2 / c1) * (m / (np.sqrt(v) + self.eps * c2))
 
-    def hyper(self):
+    def hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay, "decoupled": self.decoupled}
 
 
-def clip_grad_norm(grads, max_norm):
+def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     """Scale every gradient by ``max_norm / norm`` when the global norm exceeds ``max_norm``.
 
     The global norm is ``sqrt(sum over all tensors of sum(g^2))`` (accumulated in
@@ -304,26 +307,26 @@ def clip_grad_norm(grads, max_norm):
 class _Schedule:
     """Per-epoch schedule: remembers the optimizer's initial lr; ``step()`` once per epoch."""
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError("the schedule needs an optimizer from snn_from_scratch.optim")
         self.optimizer = optimizer
         self.base_lr = optimizer.lr
         self.epoch = 0
 
-    def lr_at(self, epoch):  # pragma: no cover - abstract
+    def lr_at(self, epoch: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def step(self):
+    def step(self) -> float:
         """Advance one epoch and set the optimizer's learning rate; returns it."""
         self.epoch += 1
         self.optimizer.lr = self.lr_at(self.epoch)
         return self.optimizer.lr
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "base_lr": self.base_lr}
 
-    def validate_state_dict(self, sd):
+    def validate_state_dict(self, sd: dict[str, Any]) -> dict[str, Any]:
         """Check a :meth:`state_dict` (keys ``epoch``, an integer >= 0, and ``base_lr``, a
         finite number >= 0) without changing anything; returns it normalized."""
         keys = {"epoch", "base_lr"}
@@ -332,7 +335,7 @@ class _Schedule:
             raise ValueError(f"schedule state must have exactly the keys {sorted(keys)}, got {got}")
         return {"epoch": _count("epoch", sd["epoch"]), "base_lr": _positive("base_lr", sd["base_lr"], allow_zero=True)}
 
-    def load_state_dict(self, sd):
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
         sd = self.validate_state_dict(sd)
         self.epoch, self.base_lr = sd["epoch"], sd["base_lr"]
         self.optimizer.lr = self.lr_at(self.epoch)
@@ -344,14 +347,14 @@ class CosineAnnealing(_Schedule):
     (Loshchilov & Hutter 2017, without restarts.)
     """
 
-    def __init__(self, optimizer, T_max, lr_min=0.0):
+    def __init__(self, optimizer: Optimizer, T_max: int, lr_min: float = 0.0) -> None:
         super().__init__(optimizer)
         if isinstance(T_max, bool) or not isinstance(T_max, (int, np.integer)) or T_max < 1:
             raise ValueError(f"T_max must be a positive integer (epochs), got {T_max!r}")
         self.T_max = int(T_max)
         self.lr_min = _positive("lr_min", lr_min, allow_zero=True)
 
-    def lr_at(self, epoch):
+    def lr_at(self, epoch: int) -> float:
         e = min(epoch, self.T_max)
         return self.lr_min + (self.base_lr - self.lr_min) * 0.5 * (1.0 + math.cos(math.pi * e / self.T_max))
 
@@ -359,12 +362,12 @@ class CosineAnnealing(_Schedule):
 class StepDecay(_Schedule):
     """``lr(e) = lr0 * gamma ** (e // step_size)``: multiply by gamma every step_size epochs."""
 
-    def __init__(self, optimizer, step_size, gamma=0.1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         super().__init__(optimizer)
         if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)) or step_size < 1:
             raise ValueError(f"step_size must be a positive integer (epochs), got {step_size!r}")
         self.step_size = int(step_size)
         self.gamma = _positive("gamma", gamma)
 
-    def lr_at(self, epoch):
+    def lr_at(self, epoch: int) -> float:
         return self.base_lr * self.gamma ** (epoch // self.step_size)

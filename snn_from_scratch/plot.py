@@ -10,7 +10,8 @@ matplotlib is imported inside the functions: importing the library never needs i
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence
+import os
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -35,7 +36,8 @@ def _as_2d(name, a):
     return a
 
 
-def spike_raster(spikes, ax=None, title=None, dt: float = 1.0, color="k", max_neurons: Optional[int] = None):
+def spike_raster(spikes: np.ndarray, ax: Any = None, title: Optional[str] = None, dt: float = 1.0,
+                 color: Any = "k", max_neurons: Optional[int] = None) -> Any:
     """Dots at (t, neuron) wherever ``spikes`` (T, H) is non-zero; multi-bit outputs are
     drawn with a dot size proportional to the value. Returns the Axes."""
     s = _as_2d("spikes", spikes)
@@ -55,8 +57,9 @@ def spike_raster(spikes, ax=None, title=None, dt: float = 1.0, color="k", max_ne
     return ax
 
 
-def traces(values: Mapping[str, np.ndarray], threshold=None, spikes=None, ax=None, title=None,
-           neuron: int = 0):
+def traces(values: Mapping[str, np.ndarray], threshold: Optional[float | np.ndarray] = None,
+           spikes: Optional[np.ndarray] = None, ax: Any = None, title: Optional[str] = None,
+           neuron: int = 0) -> Any:
     """Time courses of one neuron: ``values`` maps a label (e.g. ``"V"``, ``"I"``) to a
     (T,) or (T, H) array (column ``neuron`` is drawn). ``threshold`` (a number or (T,))
     draws the firing threshold; ``spikes`` (T,) or (T, H) marks the steps where the neuron
@@ -87,7 +90,9 @@ def traces(values: Mapping[str, np.ndarray], threshold=None, spikes=None, ax=Non
     return ax
 
 
-def surrogate_families(names: Optional[Iterable[str]] = None, u=None, ax=None, params=None):
+def surrogate_families(names: Optional[Iterable[str]] = None, u: Optional[np.ndarray] = None,
+                       ax: Any = None,
+                       params: Optional[Mapping[str, Mapping[str, float]]] = None) -> Any:
     """``grad(u)`` of the surrogate families (default: all of :data:`surrogates.FAMILIES`
     with their default parameters; ``params`` maps a name to keyword arguments)."""
     from . import surrogates
@@ -106,7 +111,8 @@ def surrogate_families(names: Optional[Iterable[str]] = None, u=None, ax=None, p
     return ax
 
 
-def gradient_flow(norms: Mapping[str, Sequence[float]], ax=None, title=None, logy=True):
+def gradient_flow(norms: Mapping[str, Sequence[float]], ax: Any = None, title: Optional[str] = None,
+                  logy: bool = True) -> Any:
     """How much gradient reaches each step: ``norms`` maps a label to a (T,) sequence (e.g.
     the norm of dL/dx[t] for a loss at the last step). Log scale by default, where a
     geometric decay beta^(N-n) is a straight line."""
@@ -123,8 +129,9 @@ def gradient_flow(norms: Mapping[str, Sequence[float]], ax=None, title=None, log
     return ax
 
 
-def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], key="val_acc", ax=None,
-                    chance: Optional[float] = None, title=None):
+def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], key: str = "val_acc",
+                    ax: Any = None, chance: Optional[float] = None,
+                    title: Optional[str] = None) -> Any:
     """One line per run: ``histories`` maps a label to a training history (the dict that
     :func:`snn_from_scratch.training.train` returns); ``key`` picks the curve
     (``"val_acc"``, ``"loss"``, ...). ``chance`` draws the chance level."""
@@ -142,7 +149,7 @@ def learning_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], key=
     return ax
 
 
-def save(ax_or_fig, path) -> str:
+def save(ax_or_fig: Any, path: str | os.PathLike) -> str:
     """Save the figure of ``ax_or_fig`` to ``path`` (folders created), close it, and return
     the path as a string (commands print it)."""
     from pathlib import Path

@@ -39,7 +39,10 @@ Same conventions as :mod:`.layers`: ``forward(s)`` returns ``(logits, cache)``,
 """
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .cells.base import check_array, check_choice, check_real
 
@@ -59,7 +62,8 @@ class LeakyIntegrator:
     kind = "leaky_integrator"
 
     def __init__(self, n_in: int, n_out: int, kappa: float = 0.9, reduce: str = "max",
-                 seed: int = 0, dtype=np.float64, rng=None):
+                 seed: int = 0, dtype: DTypeLike = np.float64,
+                 rng: Optional[np.random.Generator] = None) -> None:
         for nm, v in (("n_in", n_in), ("n_out", n_out)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{nm} must be a positive integer, got {v!r}")
@@ -77,7 +81,7 @@ class LeakyIntegrator:
         self.params = {"W": rng.uniform(-k, k, (self.n_in, self.n_out)).astype(self.dtype),
                        "b": rng.uniform(-k, k, self.n_out).astype(self.dtype)}
 
-    def forward(self, s: np.ndarray):
+    def forward(self, s: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """``s`` (T, B, n_in) -> logits (B, n_out), cache."""
         check_array("s", s, shape=(None, None, self.n_in), dtype=self.dtype)
         T, B, _ = s.shape
@@ -99,7 +103,7 @@ class LeakyIntegrator:
             arg, z = None, o[-1].copy()
         return z, {"s": s, "arg": arg, "T": T}
 
-    def backward(self, dz: np.ndarray, cache):
+    def backward(self, dz: np.ndarray, cache: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Gradient of ``sum(dz * logits)``: ``ds`` (T, B, n_in) and ``{W, b}``."""
         s, T = cache["s"], cache["T"]
         B = s.shape[1]
@@ -121,7 +125,7 @@ class LeakyIntegrator:
         grads = {"W": s.reshape(T * B, -1).T @ dP2, "b": dP2.sum(0)}
         return (dP2 @ self.params["W"].T).reshape(s.shape), grads
 
-    def describe(self):
+    def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "n_in": self.n_in, "n_out": self.n_out, "kappa": self.kappa,
                 "reduce": self.reduce}
 

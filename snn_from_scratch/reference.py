@@ -50,11 +50,12 @@ import pathlib
 import re
 import sys
 from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, TextIO
 
 import numpy as np
 
 from . import __version__, cells, proofs, surrogates
-from .cells.base import check_real, make_config
+from .cells.base import Cell, check_real, make_config
 from .runtime import add_config_option, jsonable, parse_config
 
 __all__ = [
@@ -116,7 +117,7 @@ def _surrogate_words(fam, params):
     return f"{s.name}({args}): dH/du := {formula}"
 
 
-def describe_rules(name, config):
+def describe_rules(name: str, config: dict[str, Any]) -> dict[str, str]:
     """The surrogate and detach rules of a configuration, in words (for the header)."""
     c = dict(config)
     sur, det, other = [], [], []
@@ -208,7 +209,7 @@ def _draw_inputs(cell, T, B, rng):
     return x, consistent_state(cell, state), dy
 
 
-def consistent_state(cell, drawn):
+def consistent_state(cell: Cell, drawn: tuple) -> tuple:
     """An initial state the cell's own dynamics could have produced, from the random
     ``drawn`` one (0.5 times standard normal per field).
 
@@ -241,7 +242,7 @@ def consistent_state(cell, drawn):
     return cell.State(drawn.I, M0, Y0)
 
 
-def fixture_fields(name, config):
+def fixture_fields(name: str, config: dict[str, Any]) -> list[str]:
     """The state fields a fixture of ``name`` under the full ``config`` (a dict) holds:
     the cell's State fields, without ``I`` for a lif without synaptic current (its I[t]
     is this step's input a[t], read by nothing after the step)."""
@@ -251,14 +252,14 @@ def fixture_fields(name, config):
     return fields
 
 
-def initial_state(cell, arrays):
+def initial_state(cell: Cell, arrays: dict[str, np.ndarray]) -> tuple:
     """The cell's State from a fixture's ``state0/*`` arrays (zeros for a field the
     fixture leaves out: ``I`` of a lif without synaptic current)."""
     ref = next(arrays[k] for k in arrays if k.startswith("state0/"))
     return cell.State(*(arrays.get(f"state0/{f}", np.zeros_like(ref)) for f in cell.State._fields))
 
 
-def state_conventions(name, config):
+def state_conventions(name: str, config: dict[str, Any]) -> str:
     """What the state arrays of a fixture of ``name`` hold, in words (the header's ``state``)."""
     c = dict(config)
     if name in ("lif", "gated_lif"):
@@ -286,7 +287,8 @@ def state_conventions(name, config):
     return "real-valued states: " + ", ".join(cells.cell_class(name).State._fields)
 
 
-def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes):
+def fixture_arrays(name: str, config: Optional[dict[str, Any]] = None, seed: int = 0, data_seed: int = 1,
+                   b: float = DEFAULT_B, **sizes: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Run one forward/backward of cell ``name`` in float64 and return ``(header, arrays)``.
 
     ``config`` are cell keywords; ``seed`` initializes the parameters (``cells.make``),
@@ -357,7 +359,7 @@ def fixture_arrays(name, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes)
     return header, arrays
 
 
-def save(path, header, arrays):
+def save(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> pathlib.Path:
     """Write a fixture: ``header`` (JSON in the array ``__header__``) and the arrays."""
     path = pathlib.Path(path)
     if path.suffix != ".npz":
@@ -370,7 +372,7 @@ def save(path, header, arrays):
     return path
 
 
-def load(path_or_dict):
+def load(path_or_dict: str | os.PathLike | dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a fixture: returns ``(header, arrays)`` (header ``{}`` when the file has none).
 
     Also accepts a dict of arrays (with an optional ``"__header__"`` entry) so that another
@@ -392,7 +394,8 @@ def load(path_or_dict):
     return header, arrays
 
 
-def export(name, out, config=None, seed=0, data_seed=1, b=DEFAULT_B, **sizes):
+def export(name: str, out: str | os.PathLike, config: Optional[dict[str, Any]] = None, seed: int = 0,
+           data_seed: int = 1, b: float = DEFAULT_B, **sizes: int) -> dict[str, Any]:
     """Write the fixture of cell ``name`` under ``config`` to ``out`` (.npz); returns the header."""
     header, arrays = fixture_arrays(name, config, seed=seed, data_seed=data_seed, b=b, **sizes)
     save(out, header, arrays)
@@ -467,13 +470,13 @@ CONFORMANCE_EXTRAS = (
 )
 
 
-def surrogate_label(fam, params):
+def surrogate_label(fam: str, params: dict[str, Any]) -> str:
     """``atan(a=2)``, ``straight_through(scale=1, width=1)``: a surrogate point in words."""
     args = ", ".join(f"{k}={v:g}" for k, v in params.items())
     return f"{fam}({args})"
 
 
-def conformance_suite():
+def conformance_suite() -> list[tuple[str, dict[str, Any]]]:
     """The conformance fixtures of ``lif``: ``[(label, config)]`` — each neuron of
     :data:`CONFORMANCE_NEURONS` under each surrogate point of :data:`FRAMEWORK_SURROGATES`,
     then :data:`CONFORMANCE_EXTRAS` (arctan a = 2 unless they say otherwise), all at
@@ -492,14 +495,14 @@ def conformance_suite():
     return out
 
 
-def slug(label):
+def slug(label: str) -> str:
     """A proof label as a file-name stem: lower case, words joined by ``_``
     ("v1, 6-bit, subtract reset" -> "v1_6-bit_subtract_reset"; "gamma=0.7" -> "gamma_0.7")."""
     label = label.lower().replace("'", "").replace("&", "and")
     return re.sub(r"[^a-z0-9.-]+", "_", label).strip("_.") or "default"
 
 
-def standard_suite(names=None):
+def standard_suite(names: Optional[Sequence[str]] = None) -> list[tuple[str, str, dict[str, Any]]]:
     """The fixtures of ``export-all``: ``[(file_stem, cell, config)]``.
 
     Every available cell under each configuration of its proof table
@@ -544,7 +547,8 @@ def standard_suite(names=None):
     return suite
 
 
-def export_all(out_dir, names=None, seed=0, data_seed=1, stream=None):
+def export_all(out_dir: str | os.PathLike, names: Optional[Sequence[str]] = None, seed: int = 0,
+               data_seed: int = 1, stream: Optional[TextIO] = None) -> dict[str, Any]:
     """Write the standard suite to ``out_dir`` with an ``index.json``; returns the index."""
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -560,7 +564,7 @@ def export_all(out_dir, names=None, seed=0, data_seed=1, stream=None):
     return index
 
 
-def missing_fixtures(index_or_dir):
+def missing_fixtures(index_or_dir: dict[str, Any] | str | os.PathLike) -> list[str]:
     """Available cells that have no fixture in an ``export-all`` index (a dict or a folder
     holding ``index.json``): an empty list when the suite covers every cell."""
     index = index_or_dir
@@ -573,7 +577,7 @@ def missing_fixtures(index_or_dir):
 # --------------------------------------------------------------------------------------
 # compare
 # --------------------------------------------------------------------------------------
-def rel_error(a, b):
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     """Normwise relative error ``max|a-b| / max(max|a|, max|b|)`` (0 when both are zero)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -603,14 +607,14 @@ class Comparison:
     problems: list = field(default_factory=list)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return not self.problems and all(r.ok for r in self.rows)
 
     @property
-    def max_error(self):
+    def max_error(self) -> float:
         return max((r.rel_error for r in self.rows), default=0.0)
 
-    def table(self):
+    def table(self) -> str:
         lines = [f"  {'tensor':<22}{'shape':<14}{'rel.error':>11}{'abs.error':>11}  verdict"]
         for r in self.rows:
             v = "ok" if r.ok else f"FAIL (tol {self.tol:.0e})"
@@ -630,7 +634,8 @@ def _is_output(name):
     return name in OUTPUT_NAMES or name.startswith(OUTPUT_PREFIXES)
 
 
-def compare(ours, theirs, tol=1e-10):
+def compare(ours: str | os.PathLike | dict[str, Any], theirs: str | os.PathLike | dict[str, Any],
+            tol: float = 1e-10) -> Comparison:
     """Compare two fixtures (paths or dicts of arrays) tensor by tensor.
 
     Every *result* of ``ours`` (``y``, ``state_final/*``, ``dx``, ``grads/*``) must be in
@@ -672,20 +677,24 @@ def compare(ours, theirs, tol=1e-10):
 # --------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    p = argparse.ArgumentParser(prog="python -m snn_from_scratch reference",
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m snn_from_scratch reference",
                                 description="Export and compare reference gradients (float64 fixtures).")
     sub = p.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("export", help="write one fixture")
+    e = sub.add_parser("export", help="write one fixture", allow_abbrev=False)
     e.add_argument("--cell", required=True, help=f"one of {sorted(cells.REGISTRY)}")
     add_config_option(e, example="--config reset=zero --config surrogate=atan")
     e.add_argument("--out", required=True, help="output .npz")
     e.add_argument("--seed", type=int, default=0, help="parameter seed (default 0)")
     e.add_argument("--data-seed", type=int, default=1, help="seed of x, state0, dy (default 1)")
-    e.add_argument("--b", type=float, default=DEFAULT_B, help="fixed range b of multi-bit cells")
+    e.add_argument("--range", dest="b", type=float, default=DEFAULT_B, metavar="b",
+                   help=f"fixed range b of multi-bit cells (default {DEFAULT_B})")
+    # spelled out: `--T`/`--B` beside `--b` read alike (and argparse abbreviates options)
+    names = {"T": "steps", "B": "batch", "n_in": "n-in", "n_hidden": "n-hidden"}
     for k, v in DEFAULT_SIZES.items():
-        e.add_argument(f"--{k.replace('_', '-')}", dest=k, type=int, default=v, help=f"default {v}")
+        e.add_argument(f"--{names.get(k, k.replace('_', '-'))}", dest=k, type=int, default=v, metavar="N",
+                       help=f"{ {'T': 'time steps', 'B': 'sequences in the batch'}.get(k, k)} (default {v})")
     a = sub.add_parser("export-all", help="write the standard suite and index.json")
     a.add_argument("--out", required=True, help="output folder")
     c = sub.add_parser("compare", help="compare two fixtures")

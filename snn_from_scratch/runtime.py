@@ -23,10 +23,12 @@ have to import another entry point (or the experiments) to get them:
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import math
 import os
+from typing import Any, Iterable, Optional, TextIO
 
 import numpy as np
 
@@ -34,18 +36,19 @@ __all__ = ["fast_mode", "add_config_option", "parse_config", "parse_value", "jso
            "add_threads_option", "set_threads"]
 
 
-def fast_mode():
+def fast_mode() -> bool:
     """True when ``SNN_FAST=1``: shrink data and epochs (CI and quick looks)."""
     return os.environ.get("SNN_FAST", "0") not in ("", "0", "false", "False")
 
 
-def add_config_option(parser, example="--config reset=zero --config alpha=0.95"):
+def add_config_option(parser: argparse.ArgumentParser,
+                      example: str = "--config reset=zero --config alpha=0.95") -> None:
     """Add the repeatable ``--config KEY=VALUE`` option (read it with :func:`parse_config`)."""
     parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                         help=f"a cell keyword, one per --config (repeatable), e.g. {example}")
 
 
-def parse_value(text):
+def parse_value(text: str) -> Any:
     """The value of ``key=value``: JSON, else a Python literal, else the string itself."""
     for parse in (json.loads, ast.literal_eval):
         try:
@@ -55,7 +58,7 @@ def parse_value(text):
     return text
 
 
-def parse_config(items):
+def parse_config(items: Optional[Iterable[str]]) -> dict[str, Any]:
     """``["reset=zero", "alpha=0.8"]`` -> ``{"reset": "zero", "alpha": 0.8}``.
 
     ``ValueError`` for an item without ``=`` or a key that is not a Python name (the cell
@@ -72,7 +75,7 @@ def parse_config(items):
     return out
 
 
-def jsonable(v):
+def jsonable(v: Any) -> Any:
     """``v`` with tuples as lists, numpy scalars/arrays as Python numbers/lists, dict keys as
     strings and non-finite floats as the strings ``'nan'``, ``'inf'``, ``'-inf'`` (strict
     JSON has no NaN, and a fixture header is read by other languages' JSON parsers); any
@@ -92,7 +95,7 @@ def jsonable(v):
     return repr(v)
 
 
-def add_threads_option(parser):
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--threads N`` (default 1; 0 = leave the BLAS library's own choice)."""
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="BLAS threads for NumPy (default 1: fastest for these small matrices "
@@ -102,7 +105,7 @@ def add_threads_option(parser):
 _LIMITS = []  # keeps threadpoolctl's limiter alive for the life of the process
 
 
-def set_threads(n, stream=None):
+def set_threads(n: int, stream: Optional[TextIO] = None) -> str:
     """Limit NumPy's BLAS (OpenBLAS, MKL, BLIS) to ``n`` threads for the rest of the process
     (``n = 0``: leave it alone) with ``threadpoolctl``, and print the result on ``stream``
     (None: silent). Returns the one-line description."""

@@ -44,6 +44,7 @@ answer (``exp(-inf) = 0``, ``1/inf = 0``), with the warning silenced locally.
 from __future__ import annotations
 
 import math
+from typing import Any, Optional
 
 import numpy as np
 from scipy.special import erfc, expit
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 
-def heaviside(u):
+def heaviside(u: np.ndarray) -> np.ndarray:
     """H(u) = 1 where u > 0, else 0, in the dtype of ``u`` (``H(0) = 0``)."""
     u = np.asarray(u)
     return (u > 0).astype(u.dtype if u.dtype.kind == "f" else np.float64)
@@ -69,14 +70,14 @@ class Surrogate:
 
     name = "surrogate"
 
-    def spike(self, u):
+    def spike(self, u: np.ndarray) -> np.ndarray:
         """The forward pass: ``H(u)``."""
         return heaviside(u)
 
-    def grad(self, u):  # pragma: no cover - abstract
+    def grad(self, u: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def primitive(self, u):  # pragma: no cover - abstract
+    def primitive(self, u: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     @property
@@ -114,11 +115,11 @@ class Gaussian(Surrogate):
 
     name = "gaussian"
 
-    def __init__(self, a=4.0):
+    def __init__(self, a: float = 4.0) -> None:
         self.a = _positive("a", a)
         self._params = {"a": self.a}
 
-    def grad(self, u):
+    def grad(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # -u^2/a <= 0, so exp never overflows; it underflows (harmlessly) to 0, and so may
         # u*u for tiny u, while u*u overflows to inf for |u| > 1.8e19 in float32 (1.3e154 in
@@ -127,7 +128,7 @@ class Gaussian(Surrogate):
         with np.errstate(under="ignore", over="ignore"):
             return (np.exp(-(u * u) / self.a) / math.sqrt(math.pi * self.a)).astype(u.dtype, copy=False)
 
-    def primitive(self, u):
+    def primitive(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # erfc keeps full relative precision in the left tail, where 1 + erf(.) cancels;
         # -u/sqrt(a) may underflow for subnormal u, or overflow to +-inf for a narrow bump
@@ -146,12 +147,12 @@ class Triangle(Surrogate):
 
     name = "triangle"
 
-    def __init__(self, height=1.0, width=1.0):
+    def __init__(self, height: float = 1.0, width: float = 1.0) -> None:
         self.height = _positive("height", height)
         self.width = _positive("width", width)
         self._params = {"height": self.height, "width": self.width}
 
-    def grad(self, u):
+    def grad(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # height * max(0, 1 - |u|/width), computed in place in one buffer: this runs once per
         # step of every binary LIF layer, and each pass over a fresh temporary costs as much
@@ -167,7 +168,7 @@ class Triangle(Surrogate):
             g *= self.height
         return g
 
-    def primitive(self, u):
+    def primitive(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         w, h = self.width, self.height
         v = np.clip(u, -w, w)
@@ -186,17 +187,17 @@ class FastSigmoid(Surrogate):
 
     name = "fast_sigmoid"
 
-    def __init__(self, k=25.0):
+    def __init__(self, k: float = 25.0) -> None:
         self.k = _positive("k", k)
         self._params = {"k": self.k}
 
-    def grad(self, u):
+    def grad(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # k|u| overflows to inf for huge |u|; 1/inf^2 = 0 is the right limit
         with np.errstate(over="ignore"):
             return (1.0 / (1.0 + self.k * np.abs(u)) ** 2).astype(u.dtype, copy=False)
 
-    def primitive(self, u):
+    def primitive(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # 1/k + u/(1 + k|u|), written as 1/(k(1 + k|u|)) on the left and its mirror on the
         # right: the direct form gives inf/inf = nan once k|u| overflows.
@@ -214,11 +215,11 @@ class Atan(Surrogate):
 
     name = "atan"
 
-    def __init__(self, a=2.0):
+    def __init__(self, a: float = 2.0) -> None:
         self.a = _positive("a", a)
         self._params = {"a": self.a}
 
-    def grad(self, u):
+    def grad(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # z*z underflows harmlessly for tiny u and overflows to inf for huge u, where
         # (a/2)/inf = 0 is the right limit
@@ -226,7 +227,7 @@ class Atan(Surrogate):
             z = (math.pi * self.a / 2) * u
             return ((self.a / 2) / (1.0 + z * z)).astype(u.dtype, copy=False)
 
-    def primitive(self, u):
+    def primitive(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # arctan(+-inf) = +-pi/2 is the right limit; subnormal u underflows harmlessly
         with np.errstate(over="ignore", under="ignore"):
@@ -241,11 +242,11 @@ class Sigmoid(Surrogate):
 
     name = "sigmoid"
 
-    def __init__(self, k=25.0):
+    def __init__(self, k: float = 25.0) -> None:
         self.k = _positive("k", k)
         self._params = {"k": self.k}
 
-    def grad(self, u):
+    def grad(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         # s(ku) s(-ku) = s(1-s) without the cancellation of 1 - s for large ku; ku may
         # overflow to +-inf, where expit gives exactly 0 and 1
@@ -253,7 +254,7 @@ class Sigmoid(Surrogate):
             ku = self.k * u
         return (self.k * expit(ku) * expit(-ku)).astype(u.dtype, copy=False)
 
-    def primitive(self, u):
+    def primitive(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         with np.errstate(over="ignore"):
             return expit(self.k * u).astype(u.dtype, copy=False)
@@ -269,18 +270,18 @@ class StraightThrough(Surrogate):
 
     name = "straight_through"
 
-    def __init__(self, scale=1.0, width=None):
+    def __init__(self, scale: float = 1.0, width: Optional[float] = None) -> None:
         self.scale = _positive("scale", scale)
         self.width = None if width is None else _positive("width", width)
         self._params = {"scale": self.scale, "width": self.width}
 
-    def grad(self, u):
+    def grad(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         if self.width is None:
             return np.full(u.shape, self.scale, dtype=u.dtype)
         return (self.scale * (np.abs(u) <= self.width / 2)).astype(u.dtype, copy=False)
 
-    def primitive(self, u):
+    def primitive(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         if self.width is None:
             # scale*u is unbounded: clipped to the dtype's range, so it stays finite (only a
@@ -299,7 +300,7 @@ FAMILIES = {
 }
 
 
-def get(spec, **params) -> Surrogate:
+def get(spec: str | Surrogate, **params: Any) -> Surrogate:
     """Return a surrogate from a name (``get("atan", a=2)``) or pass an instance through.
 
     Raises ``ValueError`` for an unknown family or parameter, naming the valid ones.

@@ -20,16 +20,18 @@ from __future__ import annotations
 import math
 import sys
 import time
+from typing import Any, Callable, Optional, TextIO
 
 import numpy as np
 
-from .network import accuracy, batch_target, check_count, check_data, default_encode, evaluate
-from .optim import clip_grad_norm
+from .network import Network, accuracy, batch_target, check_count, check_data, default_encode, evaluate
+from .optim import CosineAnnealing, Optimizer, StepDecay, clip_grad_norm
 
 __all__ = ["step", "train", "Progress"]
 
 
-def step(net, optimizer, x, target, clip=None):
+def step(net: Network, optimizer: Optimizer, x: np.ndarray, target: np.ndarray,
+         clip: Optional[float] = None) -> tuple[float, np.ndarray, float]:
     """One optimizer step on the batch ``(x, target)`` (time-major, as ``net.loss`` takes
     them); returns ``(loss, out, grad_norm)`` (``grad_norm`` before clipping, NaN when not
     clipping). A non-finite loss raises ``FloatingPointError`` before anything is updated.
@@ -43,8 +45,13 @@ def step(net, optimizer, x, target, clip=None):
     return loss, out, norm
 
 
-def train(net, X, y, optimizer, epochs, batch_size, rng, encode=None, X_val=None, y_val=None,
-          schedule=None, clip=None, progress=True, callback=None, stream=None):
+def train(net: Network, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, epochs: int,
+          batch_size: int, rng: np.random.Generator, encode: Optional[Callable[..., np.ndarray]] = None,
+          X_val: Optional[np.ndarray] = None,
+          y_val: Optional[np.ndarray] = None, schedule: Optional[CosineAnnealing | StepDecay] = None,
+          clip: Optional[float] = None, progress: bool = True,
+          callback: Optional[Callable[[int, dict[str, list], Network], Any]] = None,
+          stream: Optional[TextIO] = None) -> dict[str, list]:
     """Train ``net`` with minibatch ``optimizer`` steps; returns the history.
 
     Each epoch shuffles the samples with ``rng`` (a ``numpy.random.Generator``, also
@@ -147,13 +154,14 @@ class Progress:
     chapters' outputs. Forty lines give both behaviours we want.
     """
 
-    def __init__(self, stream, enabled=True, every=0.1, log_every=10.0):
+    def __init__(self, stream: TextIO, enabled: bool = True, every: float = 0.1,
+                 log_every: float = 10.0) -> None:
         self.stream, self.enabled, self.every, self.log_every = stream, enabled, every, log_every
         self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
         self.last = time.time()
         self.width = 0
 
-    def update(self, text, force=False):
+    def update(self, text: str, force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.time()
@@ -171,14 +179,14 @@ class Progress:
         self.stream.write("\r" + text + " " * pad)
         self.stream.flush()
 
-    def clear(self):
+    def clear(self) -> None:
         """Erase the live line (terminal only), e.g. before printing elsewhere."""
         if self.enabled and self.tty and self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width = 0
 
-    def finish(self, text):
+    def finish(self, text: str) -> None:
         if not self.enabled:
             return
         if self.tty:

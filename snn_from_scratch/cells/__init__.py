@@ -16,8 +16,12 @@ a cell's pair and ``cell.trace(x)`` runs it step by step with full caches.
 from __future__ import annotations
 
 import importlib
+from typing import Any, Optional
 
 import numpy as np
+from numpy.typing import DTypeLike
+
+from .base import Cell
 
 #: cell name -> (module, class name). Every cell of the three papers and the baselines.
 REGISTRY = {
@@ -32,7 +36,7 @@ REGISTRY = {
 }
 
 
-def cell_class(name):
+def cell_class(name: str) -> type[Cell]:
     """The class of cell ``name`` (ValueError for an unknown name)."""
     if not isinstance(name, str) or name not in REGISTRY:
         raise ValueError(f"unknown cell {name!r}; choose one of {sorted(REGISTRY)}")
@@ -46,7 +50,7 @@ def cell_class(name):
     return getattr(mod, cls)
 
 
-def available():
+def available() -> list[str]:
     """Names of the cells this installation implements, in registry order."""
     out = []
     for name in REGISTRY:
@@ -58,7 +62,8 @@ def available():
     return out
 
 
-def make(name, n_in, n_hidden, seed=0, dtype=np.float64, rng=None, **config):
+def make(name: str, n_in: int, n_hidden: int, seed: int = 0, dtype: DTypeLike = np.float64,
+         rng: Optional[np.random.Generator] = None, **config: Any) -> Cell:
     """Build a cell. ``config`` keywords are the cell's config fields (docs/design.md,
     "Config names"); unknown keywords raise ``ValueError``. The cell runs sequences with
     ``forward``/``backward``; its module's ``step_forward``/``step_backward`` (the step API

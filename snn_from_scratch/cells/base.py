@@ -9,8 +9,10 @@ clear error instead of a silent broadcast.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Callable, Collection, Optional, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..ops import EXACT, Ops
 
@@ -18,7 +20,7 @@ __all__ = ["Cell", "make_config", "check_array", "check_finite", "check_real", "
            "check_choice", "slim", "scan_h"]
 
 
-def make_config(config_cls, kwargs, cell_name):
+def make_config(config_cls: type, kwargs: dict[str, Any], cell_name: str) -> Any:
     """Build the frozen config dataclass, refusing unknown keywords by name."""
     valid = [f.name for f in dataclasses.fields(config_cls)]
     unknown = sorted(set(kwargs) - set(valid))
@@ -28,7 +30,8 @@ def make_config(config_cls, kwargs, cell_name):
     return config_cls(**kwargs)
 
 
-def check_real(name, v, low=None, high=None, low_open=False, high_open=False):
+def check_real(name: str, v: float, low: Optional[float] = None, high: Optional[float] = None,
+               low_open: bool = False, high_open: bool = False) -> float:
     """A config number: a finite real (not a bool), optionally in [low, high] (or open ends).
 
     The one validator every cell's config uses, so that every bad value gets the same
@@ -47,27 +50,28 @@ def check_real(name, v, low=None, high=None, low_open=False, high_open=False):
     return v
 
 
-def check_flag(name, v):
+def check_flag(name: str, v: bool) -> bool:
     """A config switch: True or False (numpy bools accepted), else ``TypeError``."""
     if not isinstance(v, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {v!r}")
     return v
 
 
-def check_choice(name, v, choices):
+def check_choice(name: str, v: str, choices: Collection[str]) -> str:
     """A config word: one of ``choices``, else ``ValueError`` listing them."""
     if not isinstance(v, str) or v not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {v!r}")
     return v
 
 
-def check_finite(name, a):
+def check_finite(name: str, a: np.ndarray) -> None:
     if not np.all(np.isfinite(a)):
         bad = int(np.count_nonzero(~np.isfinite(a)))
         raise ValueError(f"{name} contains {bad} NaN or inf value(s)")
 
 
-def check_array(name, a, shape=None, dtype=None, ndim=None):
+def check_array(name: str, a: np.ndarray, shape: Optional[Sequence[Optional[int]]] = None,
+                dtype: Optional[DTypeLike] = None, ndim: Optional[int] = None) -> np.ndarray:
     """Check type, rank, shape (None entries match anything), dtype and finiteness."""
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
@@ -84,7 +88,7 @@ def check_array(name, a, shape=None, dtype=None, ndim=None):
     return a
 
 
-def slim(cache_t, keep):
+def slim(cache_t: tuple, keep: Optional[Collection[str]]) -> tuple:
     """One step's BPTT cache as a sequence loop stores it: the step's cache NamedTuple with
     every field not named in ``keep`` replaced by None (``keep=None``: all kept).
 
@@ -100,7 +104,9 @@ def slim(cache_t, keep):
     return cache_t._replace(**{f: None for f in cache_t._fields if f not in keep})
 
 
-def scan_h(step_forward, A, state, p, cfg, ops, keep):
+def scan_h(step_forward: Callable[..., tuple], A: np.ndarray, state: tuple,
+           p: dict[str, np.ndarray], cfg: Any, ops: Ops,
+           keep: Optional[Collection[str]]) -> tuple[np.ndarray, list[tuple], tuple]:
     """The time loop of a cell whose output is its state ``h`` (rnn, lstm, gru, brc).
 
     Runs ``step_forward`` over the input projections ``A`` (T, B, .) and returns ``(hs,
@@ -135,7 +141,8 @@ class Cell:
     Config = None
     State = None
 
-    def __init__(self, n_in, n_hidden, seed=0, dtype=np.float64, rng=None, **config):
+    def __init__(self, n_in: int, n_hidden: int, seed: int = 0, dtype: DTypeLike = np.float64,
+                 rng: Optional[np.random.Generator] = None, **config: Any) -> None:
         for nm, v in (("n_in", n_in), ("n_hidden", n_hidden)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{nm} must be a positive integer, got {v!r}")
@@ -169,17 +176,18 @@ class Cell:
         raise NotImplementedError
 
     # -- protocol ----------------------------------------------------------------------
-    def init_state(self, batch):
+    def init_state(self, batch: int) -> tuple:
         """The zero initial state for a batch of ``batch`` sequences."""
         return self.State(*(np.zeros((batch, self.n_hidden), self.dtype) for _ in self.State._fields))
 
-    def sample_state(self, batch, rng, scale=0.5):
+    def sample_state(self, batch: int, rng: np.random.Generator, scale: float = 0.5) -> tuple:
         """A random non-zero initial state for gradient proofs: every field ``scale`` times
         standard normal (cells whose states are spikes or levels draw valid ones instead)."""
         return self.State(*(scale * rng.standard_normal((batch, self.n_hidden)).astype(self.dtype)
                             for _ in self.State._fields))
 
-    def forward(self, x, state=None, ops=EXACT):
+    def forward(self, x: np.ndarray, state: Optional[tuple] = None,
+                ops: Ops = EXACT) -> tuple[np.ndarray, dict[str, Any]]:
         """Run the cell over ``x`` (T, B, n_in); returns ``y`` (T, B, H) and a cache.
 
         ``state`` is the initial state (zeros when None); ``cache["final_state"]`` holds
@@ -206,7 +214,7 @@ class Cell:
         cache["y_shape"] = y.shape
         return y, cache
 
-    def check_params(self):
+    def check_params(self) -> None:
         """Every parameter is still the array it was built as: same names, shapes and
         dtype, finite values (a replaced array is checked here, before it is used)."""
         if set(self.params) != set(self._param_shapes):
@@ -216,23 +224,25 @@ class Cell:
             check_array(f"parameter {k}", self.params[k], shape=shape, dtype=self.dtype)
 
     # -- the step functions, generically (analysis, chapters, tests) ---------------------
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
         """The input projections of all steps, ``a[t]`` for ``step_forward`` (one matrix
         product before the loop): an array (T, B, ...) or a tuple of them."""
         raise NotImplementedError  # pragma: no cover - every cell defines it
 
-    def step_config(self):
+    def step_config(self) -> Any:
         """The ``cfg`` the step functions receive (default: the frozen ``config``)."""
         return self.config
 
-    def step_functions(self):
+    def step_functions(self) -> tuple[Callable[..., tuple], Callable[..., tuple],
+                                     Optional[Callable[..., set[str]]]]:
         """``(step_forward, step_backward, reads)`` of this cell's module."""
         import sys
 
         mod = sys.modules[type(self).__module__]
         return mod.step_forward, mod.step_backward, getattr(mod, "reads", None)
 
-    def trace(self, x, state=None, ops=EXACT):
+    def trace(self, x: np.ndarray, state: Optional[tuple] = None,
+              ops: Ops = EXACT) -> list[tuple[np.ndarray, tuple, tuple]]:
         """Run the step functions over ``x`` and keep everything: a list of
         ``(y_t, state_t, cache_t)`` per step, with the *full* caches (no slimming).
 
@@ -250,12 +260,12 @@ class Cell:
             out.append((y_t, state, cache_t))
         return out
 
-    def backward(self, dy, cache):
+    def backward(self, dy: np.ndarray, cache: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Gradient of ``sum(dy * y)``: returns ``dx`` (T, B, n_in) and ``grads`` (as params)."""
         check_array("dy", dy, shape=cache["y_shape"], dtype=self.dtype)
         return self._backward(dy, cache)
 
-    def project(self):
+    def project(self) -> None:
         """Constraint applied after each optimizer step (none by default)."""
 
     def __repr__(self):

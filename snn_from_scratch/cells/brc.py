@@ -59,7 +59,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit
 
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from .base import Cell, scan_h
 
 
@@ -79,7 +79,8 @@ class Cache(NamedTuple):
     n: np.ndarray       # (B, H) candidate
 
 
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: np.ndarray, state: State, p: dict[str, np.ndarray], cfg: Config,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step. ``a_t`` (B, 3H) is this step's input projection ``x[t] U_x``.
 
     Returns ``(h, State(h), Cache(h_prev, z, r, n))``. ``cfg`` and ``ops`` are unused
@@ -96,7 +97,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return h, State(h), Cache(h_prev, z, r, n)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: Config) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
     """Backward of one step.
 
     ``dy_t`` (B, H): the gradient reaching the output ``h[t]`` from above; ``dstate``: a
@@ -126,7 +128,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return np.concatenate([dp_z, dp_r, dp_n], axis=1), State(dh_prev), {}
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The ``Cache`` fields :func:`step_backward` reads (all of them)."""
     return {"h_prev", "z", "r", "n"}
 
@@ -150,7 +152,7 @@ class BRC(Cell):
                 "w_z": rng.uniform(-1.0, 1.0, H), "w_r": rng.uniform(-1.0, 1.0, H),
                 "b": np.zeros(3 * H)}
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray:
         """``a[t] = x[t] U_x`` for all steps at once: (T, B, 3H)."""
         T, B, _ = x.shape
         return (x.reshape(T * B, -1) @ self.params["U_x"]).reshape(T, B, 3 * self.n_hidden)

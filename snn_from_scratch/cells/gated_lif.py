@@ -80,7 +80,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit
 
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from .base import check_choice
 from . import events
 from .lif import (MembraneCell, MembraneConfig, PassConstants, batch_norm_backward, glorot_uniform,
@@ -129,7 +129,8 @@ class Cache(NamedTuple):
     dYdV: np.ndarray       # dY[n]/dV[n]: surrogate values, or the clip mask (bool)
 
 
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: tuple[np.ndarray, np.ndarray], state: State, p: dict[str, np.ndarray], cfg: StepConfig,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step. ``a_t = (a_f, a_c)`` (B, H) each: X[n] W_f + b_f and X[n] W_c + b_c (their
     batch norms with ``norm="batch"``). Returns ``(Y[n], State(I[n], V[n], Y[n]), Cache)``."""
     a_f, a_c = a_t
@@ -145,7 +146,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return Y, State(I, M, Y), Cache(state.I, F, C, relu_mask, state.V, state.Y, V, Y, dYdV)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: StepConfig) -> tuple[tuple[np.ndarray, np.ndarray], State, dict[str, np.ndarray]]:
     """Backward of one step. ``dy_t``: the gradient reaching Y[n] from above; ``dstate``:
     State(dI, dV, dY) from step n+1. Returns ``((da_f, da_c), State(dI[n-1], dV[n-1],
     dY[n-1]), {})`` (no parameter outside the after-the-loop matrix products)."""
@@ -161,7 +163,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return (da_f, da_c), State(dI * F, dV_prev, dY_prev), {}
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The ``Cache`` fields :func:`step_backward` reads: I[n-1], F, C, the mask, and the
     membrane's (:func:`.lif.membrane_reads`: dY/dV; for the zero reset V[n-1], Y[n-1], or
     V[n], Y[n] with ``reset_timing="same_step"``)."""
@@ -197,7 +199,7 @@ class GatedLIF(MembraneCell):
         return self._per_neuron(rng, p, ("b_f", "b_c", "bn_scale_f", "bn_shift_f",
                                          "bn_scale_c", "bn_shift_c"))
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._project(x, update=False)[0]
 
     def _project(self, x, update):

@@ -61,7 +61,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit as sigmoid  # stable for any |a|; float32 in, float32 out
 
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from .base import Cell, scan_h
 
 
@@ -82,7 +82,8 @@ class Cache(NamedTuple):
     ah_n: np.ndarray    # (B, H) h[t-1] W_hn, the product the reset gate scales
 
 
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: np.ndarray, state: State, p: dict[str, np.ndarray], cfg: Config,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step. ``a_t`` (B, 3H) is this step's input projection ``x[t] W_x``.
 
     Returns ``(h, State(h), Cache)``. ``cfg`` and ``ops`` are unused (no options,
@@ -100,7 +101,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return h, State(h), Cache(h_prev, z, r, n, ah_n)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: Config) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
     """Backward of one step.
 
     ``dy_t`` (B, H): the gradient reaching the output ``h[t]`` from above; ``dstate``: a
@@ -123,7 +125,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return dax, State(dh_prev), {}
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The ``Cache`` fields :func:`step_backward` reads (all of them)."""
     return {"h_prev", "z", "r", "n", "ah_n"}
 
@@ -144,7 +146,7 @@ class GRU(Cell):
         return {"W_x": rng.uniform(-k, k, (n, 3 * H)), "W_h": rng.uniform(-k, k, (H, 3 * H)),
                 "b": rng.uniform(-k, k, 3 * H)}
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray:
         """``a[t] = x[t] W_x`` for all steps at once: (T, B, 3H)."""
         T, B, _ = x.shape
         return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, 3 * self.n_hidden)

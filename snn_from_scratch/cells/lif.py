@@ -183,12 +183,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from .. import surrogates
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from .base import Cell, check_choice, check_flag, check_real, slim
 from . import events
 
@@ -270,7 +270,8 @@ class Cache(NamedTuple):
 # --------------------------------------------------------------------------------------
 # The V/Y part of one step (Eq. 8-9 and 22), shared with gated_lif
 # --------------------------------------------------------------------------------------
-def membrane_forward(I, state, p, cfg, ops=EXACT):
+def membrane_forward(I: np.ndarray, state: Any, p: dict[str, np.ndarray], cfg: MembraneConfig,
+                     ops: Ops = EXACT) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """V[t], Y[t] and M[t] from this step's current ``I`` = I[t] (B, H) and the previous
     ``state`` (whose ``V`` is M[t-1]).
 
@@ -296,7 +297,9 @@ def membrane_forward(I, state, p, cfg, ops=EXACT):
     return V, Y, dYdV, V
 
 
-def membrane_backward(dV, dY, cache, p, cfg):
+def membrane_backward(dV: np.ndarray, dY: np.ndarray, cache: Any, p: dict[str, np.ndarray],
+                      cfg: MembraneConfig,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Backward of :func:`membrane_forward`: the module docstring's derivation, one for
     every option (the options only pick the coefficients ``keep`` and ``rho`` and where the
     reset sits).
@@ -332,7 +335,7 @@ def membrane_backward(dV, dY, cache, p, cfg):
     return dV, dV_prev, dY_prev, dp
 
 
-def membrane_reads(p, cfg):
+def membrane_reads(p: dict[str, np.ndarray], cfg: MembraneConfig) -> set[str]:
     """The ``Cache`` fields :func:`membrane_backward` reads: ``dYdV`` always; ``V_prev`` for a
     learnable alpha; for "next_step" ``V_prev`` also for the (attached) zero reset's rho and
     ``Y_prev`` for its keep and a learnable threshold's ``-Y[t-1]`` (subtractive reset); for
@@ -352,7 +355,8 @@ def membrane_reads(p, cfg):
 # --------------------------------------------------------------------------------------
 # One LIF step: the recurrent input, the synaptic current (Eq. 7) and the V/Y part above
 # --------------------------------------------------------------------------------------
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: np.ndarray, state: State, p: dict[str, np.ndarray], cfg: StepConfig,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step. ``a_t`` (B, H) = x[t] W (batch-normalized with ``norm="batch"``);
     ``state`` = State(I[t-1], M[t-1], Y[t-1]); ``cfg`` a :class:`StepConfig`. Returns
     ``(Y[t], State(I[t], M[t], Y[t]), Cache)``."""
@@ -364,7 +368,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return Y, State(I, M, Y), Cache(state.I, state.V, state.Y, V, Y, dYdV)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: StepConfig) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
     """Backward of one step. ``dy_t``: the gradient reaching Y[t] from above; ``dstate``:
     State(dI, dM, dY) reaching I[t], M[t], Y[t] from step t+1. Returns ``(da_t,
     State(dI[t-1], dM[t-1], dY[t-1]), dp_t)``, ``dp_t`` this step's (B, H) contributions to
@@ -383,7 +388,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return dI, State(dI_prev, dV_prev, dY_prev), dp   # da[t] = dI[t]: I[t] = ... + a[t]
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The ``Cache`` fields :func:`step_backward` reads (what a sequence forward keeps):
     the membrane's (:func:`membrane_reads`) and ``I_prev`` for a learnable beta. The default
     neuron keeps ``dYdV`` alone: one value per unit and step. (The recurrent dU reads
@@ -401,7 +406,7 @@ def reads(p, cfg):
 # What the step pair reads from its configuration: the checks of the options, the step
 # config (the config plus the constants of one pass) and the coefficients
 # --------------------------------------------------------------------------------------
-def check_membrane_config(cfg):
+def check_membrane_config(cfg: MembraneConfig) -> None:
     """The checks of :class:`MembraneConfig`'s fields (ValueError / TypeError naming the key)."""
     check_real("alpha", cfg.alpha)
     check_real("threshold", cfg.threshold, low=0, low_open=True)
@@ -440,7 +445,7 @@ def check_membrane_config(cfg):
                          "subtracts the transmitted value (Eq. 22 and the authors' code)")
 
 
-def check_lif_config(cfg):
+def check_lif_config(cfg: Config) -> None:
     """The checks of the fields :class:`Config` adds to :class:`MembraneConfig`."""
     check_flag("synaptic", cfg.synaptic)
     check_real("beta", cfg.beta)
@@ -487,7 +492,8 @@ class StepConfig(PassConstants, Config):
     ``b``, surrogate object and range observer. Built by ``cell.step_config()``."""
 
 
-def coefficients(p, cfg):
+def coefficients(p: dict[str, np.ndarray], cfg: MembraneConfig,
+                 ) -> tuple[np.ndarray | float, Optional[np.ndarray | float], np.ndarray | float]:
     """``(alpha, beta, gamma)`` of a step: the learnable parameter when the cell has one (an
     (H,) array), else the config's number. gamma of a multi-bit output is ``k / s = k b /
     (2^N r)`` (``cfg`` a step config, b the pass's range); beta is None for a cell without
@@ -501,7 +507,8 @@ def coefficients(p, cfg):
     return alpha, beta, gamma
 
 
-def fire(V, gamma, cfg, ops=EXACT):
+def fire(V: np.ndarray, gamma: np.ndarray | float, cfg: MembraneConfig,
+         ops: Ops = EXACT) -> tuple[np.ndarray, np.ndarray]:
     """``(Y[t], dY/dV)`` of the potentials ``V``: the spike H(V - gamma) (Eq. 9) and its
     surrogate derivative, or the multi-bit value of Eq. 22 and its clip mask."""
     if cfg.output == "binary":
@@ -519,7 +526,8 @@ def fire(V, gamma, cfg, ops=EXACT):
     return Y, ~clipped
 
 
-def reset(V, Y, gamma, cfg, ops=EXACT):
+def reset(V: np.ndarray, Y: np.ndarray, gamma: np.ndarray | float, cfg: MembraneConfig,
+          ops: Ops = EXACT) -> np.ndarray:
     """``R(V, Y)`` of the module docstring (reset_timing="same_step"): V - gamma Y, V - Y
     (multi-bit) or V (1 - Y); Y a constant in it with ``detach_reset``."""
     Y_r = ops.detach(Y) if cfg.detach_reset else Y
@@ -528,7 +536,8 @@ def reset(V, Y, gamma, cfg, ops=EXACT):
     return V - (gamma * Y_r if cfg.output == "binary" else Y_r)
 
 
-def reset_coefficients(cache, alpha, gamma, cfg):
+def reset_coefficients(cache: Any, alpha: np.ndarray | float, gamma: np.ndarray | float,
+                       cfg: MembraneConfig) -> tuple[Optional[tuple], Optional[tuple]]:
     """``(keep, rho)`` of this option: ``dR/dv = keep`` and ``dR/dY = -rho`` for the reset
     ``R(v, Y)`` (the module docstring's table), each as a tuple of factors (``()`` is 1)
     or, for a cut path, None (0). For "next_step" v = alpha M[t-1] and Y = Y[t-1]; for
@@ -544,7 +553,7 @@ def reset_coefficients(cache, alpha, gamma, cfg):
     return keep, rho
 
 
-def times(g, factors):
+def times(g: np.ndarray, factors: Optional[Sequence[np.ndarray | float]]) -> np.ndarray:
     """``g`` times each of ``factors`` in turn; ``factors`` None: the path is cut (zeros)."""
     if factors is None:
         return np.zeros_like(g)
@@ -553,7 +562,8 @@ def times(g, factors):
     return g
 
 
-def quantize(V, b, n_bits, k, signed=False, at_threshold=False, margin=1.0):
+def quantize(V: np.ndarray, b: float, n_bits: int, k: float, signed: bool = False,
+             at_threshold: bool = False, margin: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Eq. 22: the multi-bit output of potentials ``V`` with range ``b``, ``n_bits`` = N bits,
     threshold ``k`` levels and ``margin`` r (s = 2^N r / b, gamma = k / s). Returns ``(Y,
     q)``, both in V's dtype: ``q = min(floor(s min(V, b)), 2^N - 1)`` where V > gamma (>=
@@ -572,7 +582,8 @@ def quantize(V, b, n_bits, k, signed=False, at_threshold=False, margin=1.0):
     return q * V.dtype.type(step), q
 
 
-def batch_norm(Z, scale, shift, mean, var, eps):
+def batch_norm(Z: np.ndarray, scale: np.ndarray, shift: np.ndarray, mean: np.ndarray, var: np.ndarray,
+               eps: float) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Batch norm of the rows of ``Z`` (n, H) with the given per-feature ``mean``/``var``:
     ``A = shift + scale * (Z - mean) / sqrt(var + eps)``. Returns ``(A, (Zh, inv, scale))``,
     ``Zh`` the normalized rows and ``inv = 1/sqrt(var + eps)``."""
@@ -581,7 +592,8 @@ def batch_norm(Z, scale, shift, mean, var, eps):
     return scale * Zh + shift, (Zh, inv, scale)
 
 
-def batch_norm_backward(dA, bn_cache, batch_stats):
+def batch_norm_backward(dA: np.ndarray, bn_cache: tuple[np.ndarray, np.ndarray, np.ndarray],
+                        batch_stats: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward of :func:`batch_norm` for ``dA`` (n, H): ``(dZ, dscale, dshift)``. With
     ``batch_stats`` the mean and variance are those of Z's rows (training), and every row's
     gradient depends on all rows (the classic formula, module docstring); otherwise they
@@ -604,19 +616,19 @@ class AtThreshold(surrogates.Surrogate):
     goes through ``ops.heaviside(u, surrogate)`` like any other, so the twins (which call
     ``surrogate.spike`` and ``surrogate.primitive``) prove it unchanged."""
 
-    def __init__(self, base):
+    def __init__(self, base: surrogates.Surrogate) -> None:
         self.base = base
         self.name = f"{base.name} (spike at u >= 0)"
         self._params = {"base": base}
 
-    def spike(self, u):
+    def spike(self, u: np.ndarray) -> np.ndarray:
         u = np.asarray(u)
         return (u >= 0).astype(u.dtype if u.dtype.kind == "f" else np.float64)
 
-    def grad(self, u):
+    def grad(self, u: np.ndarray) -> np.ndarray:
         return self.base.grad(u)
 
-    def primitive(self, u):
+    def primitive(self, u: np.ndarray) -> np.ndarray:
         return self.base.primitive(u)
 
 
@@ -634,7 +646,7 @@ class MembraneCell(Cell):
     StepConfig = None
     NORMS = ("",)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         c = self.config
         self.buffers.update({"b": 1.0, "b_ema_biased": 0.0, "b_updates": 0})
@@ -647,16 +659,16 @@ class MembraneCell(Cell):
                 self.buffers[f"bn_var{s}"] = np.ones(self.n_hidden, self.dtype)
 
     @property
-    def b(self):
+    def b(self) -> float:
         """The membrane-potential range b of the multi-bit output (a float)."""
         return float(self.buffers["b"])
 
     @b.setter
-    def b(self, value):
+    def b(self, value: float) -> None:
         check_real("b", value, low=0, low_open=True)
         self.buffers["b"] = float(value)
 
-    def step_config(self, observe_range=False):
+    def step_config(self, observe_range: bool = False) -> PassConstants:
         """The step functions' ``cfg``: the config plus this pass's ``b`` and surrogate;
         with ``observe_range`` (a training pass of the "authors" range estimator) also the
         per-step range update. ``trace`` calls it without: it never updates statistics."""
@@ -666,7 +678,7 @@ class MembraneCell(Cell):
             kw["observe_range"] = self._observe_range
         return self.StepConfig(**kw, b=self.b)
 
-    def sample_state(self, batch, rng, scale=0.5):
+    def sample_state(self, batch: int, rng: np.random.Generator, scale: float = 0.5) -> tuple:
         """A valid non-zero initial state: I and V ``scale`` times standard normal; Y spikes
         (40% ones) for binary outputs, the multi-bit levels of V (range ``b``) otherwise;
         with ``reset_timing="same_step"`` the state's membrane is V after the reset by Y."""
@@ -796,7 +808,7 @@ class LIF(MembraneCell):
             p["bn_scale"], p["bn_shift"] = np.ones(H), np.zeros(H)
         return self._per_neuron(rng, p, ("alpha", "threshold", "beta", "bn_scale", "bn_shift"))
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray:
         return self._project(x, update=False)[0]
 
     def _project(self, x, update):
@@ -848,12 +860,12 @@ class LIF(MembraneCell):
         return dx, {k: grads[k] for k in p}   # in the params' order
 
 
-def glorot_uniform(rng, n_in, n_out):
+def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int) -> np.ndarray:
     lim = math.sqrt(6.0 / (n_in + n_out))
     return rng.uniform(-lim, lim, (n_in, n_out))
 
 
-def orthogonal(rng, n):
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return q * np.sign(np.diag(r))  # sign fix: a uniformly distributed orthogonal matrix
 

@@ -60,7 +60,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit as sigmoid  # stable for any |u|; float32 in, float32 out
 
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from .base import Cell, scan_h
 
 
@@ -84,7 +84,8 @@ class Cache(NamedTuple):
     tanh_c: np.ndarray  # (B, H) tanh(c[t])
 
 
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: np.ndarray, state: State, p: dict[str, np.ndarray], cfg: Config,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step. ``a_t`` (B, 4H) is this step's input projection ``x[t] W_x``.
 
     Returns ``(h, State(h, c), Cache)``. ``cfg`` and ``ops`` are unused (no options,
@@ -104,7 +105,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return h, State(h, c), Cache(h_prev, c_prev, f, i, g, o, tanh_c)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: Config) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
     """Backward of one step.
 
     ``dy_t`` (B, H): the gradient reaching the output ``h[t]`` from above; ``dstate``: a
@@ -127,7 +129,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return du, State(du @ p["W_h"].T, dc_total * f), {}
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The ``Cache`` fields :func:`step_backward` reads."""
     return {"c_prev", "f", "i", "g", "o", "tanh_c"}
 
@@ -148,7 +150,7 @@ class LSTM(Cell):
         return {"W_x": rng.uniform(-k, k, (n, 4 * H)), "W_h": rng.uniform(-k, k, (H, 4 * H)),
                 "b": rng.uniform(-k, k, 4 * H)}
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray:
         """``a[t] = x[t] W_x`` for all steps at once: (T, B, 4H)."""
         T, B, _ = x.shape
         return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, 4 * self.n_hidden)

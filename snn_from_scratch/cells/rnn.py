@@ -38,7 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from .base import Cell, scan_h
 
 
@@ -56,7 +56,8 @@ class Cache(NamedTuple):
     h: np.ndarray       # (B, H) h[t]
 
 
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: np.ndarray, state: State, p: dict[str, np.ndarray], cfg: Config,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step. ``a_t`` (B, H) is this step's input projection ``x[t] W_x``.
 
     Returns ``(h, State(h), Cache(h_prev, h))`` with ``h = tanh(a_t + h_prev W_h + b)``.
@@ -68,7 +69,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return h, State(h), Cache(h_prev, h)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: Config) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
     """Backward of one step.
 
     ``dy_t`` (B, H): the gradient reaching the output ``h[t]`` from above; ``dstate``: a
@@ -81,7 +83,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return da, State(da @ p["W_h"].T), {}
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The ``Cache`` fields :func:`step_backward` reads."""
     return {"h"}
 
@@ -102,7 +104,7 @@ class RNN(Cell):
         return {"W_x": rng.uniform(-k, k, (n, H)), "W_h": rng.uniform(-k, k, (H, H)),
                 "b": rng.uniform(-k, k, H)}
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray:
         """``a[t] = x[t] W_x`` for all steps at once: (T, B, H)."""
         T, B, _ = x.shape
         return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, -1)

@@ -115,12 +115,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import surrogates
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from .base import Cell, check_choice, check_real, slim
 
 
@@ -201,7 +201,8 @@ class Cache(NamedTuple):
 # ======================================================================================
 # One step
 # ======================================================================================
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: np.ndarray, state: State, p: dict[str, np.ndarray], cfg: Config,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step of Eq. 1 with the §3.1 unit-state threshold.
 
     ``a_t`` (B, 4H) is this step's input projection ``x[t] W_x``; ``state`` = (h, c) of
@@ -231,7 +232,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return h, State(h, c), Cache(h_prev, c_prev, u, f, i, g, o, c_tilde, c)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: Config) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
     """Backward of one step: the exact chain rule of :func:`step_forward` under the surrogates.
 
     ``dy_t`` (B, H) is the gradient reaching ``h[t]`` from the layer above; ``dstate`` =
@@ -261,7 +263,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return du, State(du @ p["W_h"].T, dct * cache_t.f), {}
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The :class:`Cache` fields :func:`step_backward` reads (``c_tilde`` only for the
     Gaussian unit-state surrogate; ``h_prev`` never: it is the operand of dW_h, after the loop)."""
     fields = {"c_prev", "u", "f", "i", "g", "o", "c"}
@@ -275,7 +277,7 @@ def reads(p, cfg):
 SPIKES = ("c_prev", "f", "i", "g", "o", "c")
 
 
-def restore(cache, t, cfg):
+def restore(cache: dict[str, Any], t: int, cfg: Config) -> Cache:
     """The full :class:`Cache` of step ``t``, rebuilt from what the sequence forward stored.
 
     This is the cell's one memory optimization. The forward stores ``hs`` (h[t-1], the
@@ -325,7 +327,7 @@ class SpikingLSTM(Cell):
                 "W_h": std * rng.standard_normal((H, 4 * H)),
                 "b": np.zeros(4 * H)}
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray:
         """``a[t] = x[t] W_x`` for all steps at once: (T, B, 4H)."""
         T, B, _ = x.shape
         return (x.reshape(T * B, -1) @ self.params["W_x"]).reshape(T, B, 4 * self.n_hidden)
@@ -501,7 +503,9 @@ def _resolve(variant):
     return chosen, surrogates_
 
 
-def backward_variant(cell, dy, cache, variant=None):
+def backward_variant(cell: SpikingLSTM, dy: np.ndarray, cache: dict[str, Any],
+                     variant: str | tuple[str, ...] | None = None,
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The backward pass as *printed*: ``variant`` is one key of :data:`ERRATA` or of
     :data:`AUTHORS`, a tuple of keys (several errata at once; an authors_* key only with
     "last_step_every_step", e.g. ``AUTHORS_SCRIPTS["mnist"]``), or None.

@@ -87,7 +87,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from ..ops import EXACT
+from ..ops import EXACT, Ops
 from . import events
 from .base import Cell, check_flag, check_real, slim
 
@@ -142,7 +142,8 @@ class Cache(NamedTuple):
     h: np.ndarray    # (B, H) fast state h[t], Eq. 3d
 
 
-def step_forward(a_t, state, p, cfg, ops=EXACT):
+def step_forward(a_t: np.ndarray, state: State, p: dict[str, np.ndarray], cfg: Config,
+                 ops: Ops = EXACT) -> tuple[np.ndarray, State, Cache]:
     """One step of Eq. 3. ``a_t`` (B, H) is this step's input ``s_in[t] W``.
 
     Returns ``(s, State(i, h, h_s), Cache(x, z_s, h))``.
@@ -167,7 +168,8 @@ def step_forward(a_t, state, p, cfg, ops=EXACT):
     return s, State(i, h, h_s), Cache(x, z_s, h)
 
 
-def step_backward(dy_t, dstate, cache_t, p, cfg):
+def step_backward(dy_t: np.ndarray, dstate: State, cache_t: Cache, p: dict[str, np.ndarray],
+                  cfg: Config) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
     """Backward of one step.
 
     ``dy_t`` (B, H): the gradient reaching ``s[t]`` from above; ``dstate``: a ``State`` of
@@ -205,7 +207,7 @@ def step_backward(dy_t, dstate, cache_t, p, cfg):
     return di, dstate_prev, {"b_h": du}
 
 
-def reads(p, cfg):
+def reads(p: dict[str, np.ndarray], cfg: Config) -> set[str]:
     """The ``Cache`` fields :func:`step_backward` reads: ``z_s`` only without
     ``detach_recurrent``."""
     return {"x", "h"} if cfg.detach_recurrent else {"x", "z_s", "h"}
@@ -228,13 +230,13 @@ class SRC(Cell):
         lim = np.sqrt(6.0 / (n + H))
         return {"W": rng.uniform(-lim, lim, (n, H)), "b_h": np.full(H, self.config.b_h_init)}
 
-    def project(self):
+    def project(self) -> None:
         """Clamp ``b_h`` to ``<= b_h_max`` in place (§3.1, Appendix A: max b_h = -4)."""
         if self.config.b_h_max is not None:
             np.minimum(self.params["b_h"], self.dtype.type(self.config.b_h_max),
                        out=self.params["b_h"])
 
-    def inputs(self, x):
+    def inputs(self, x: np.ndarray) -> np.ndarray:
         """``a[t] = s_in[t] W`` for all steps at once: (T, B, H) (a sparse product for
         sparse spike trains, see :func:`_input_matrix`)."""
         T, B, _ = x.shape
@@ -284,7 +286,7 @@ def _input_matrix(X2):
     return events.input_matrix(X2, max_density=SPARSE_DENSITY)
 
 
-def activity(s, axis=0):
+def activity(s: np.ndarray, axis: int = 0) -> np.ndarray:
     """The relative number of spiking time steps, De Geeter et al. Eq. 2.
 
     ``T(s) = (1/T) sum_t H(s[t])``: the fraction of steps on which the output is non-zero
@@ -298,7 +300,7 @@ def activity(s, axis=0):
     return np.mean(s > 0, axis=axis)
 
 
-def trace(cell, x, state=None):
+def trace(cell: SRC, x: np.ndarray, state: Optional[State] = None) -> dict[str, np.ndarray]:
     """Run an SRC over ``x`` (T, B, n_in) and return every internal variable per step.
 
     A dict of (T, B, H) arrays ``i``, ``x`` (3b), ``z_s``, ``h``, ``h_s``, ``s`` and the
