@@ -226,6 +226,21 @@ def _fit_classifier(cell, X, y, Xt, yt, H, epochs, seed, encode, n_in, printed=N
 
 
 #: sequential MNIST and MNIST-1D: (result key, label, cell, authors' script or None, readout)
+#: Fixed synaptic delays on the sequential-MNIST input (``encoding.delay_line``): each step
+#: sees the last SMNIST_DELAY rows of Bernoulli spikes (28 x 4 = 112 input channels). The
+#: tour's recipe for the spiking LSTM (a delay line of 4) carried over; every model gets the
+#: same input. Measured on seed 0 with the li-max readout: spiking LSTM 85.9% -> 91.4%,
+#: LSTM 92.9% -> 96.1%.
+SMNIST_DELAY = 4
+
+
+def smnist_encode(xb, rng):
+    """The Bernoulli pixel spikes of :func:`bernoulli_encode`, then a delay line of
+    :data:`SMNIST_DELAY` rows: (28, B, 28 * SMNIST_DELAY), time-major."""
+    s = bernoulli_encode(xb, rng)
+    return encoding.delay_line(np.ascontiguousarray(s.transpose(1, 0, 2)), SMNIST_DELAY).astype(s.dtype, copy=False)
+
+
 SMNIST_MODELS = (
     ("spiking_lstm", "spiking LSTM, li-max", "spiking_lstm", None, "li-max"),
     ("spiking_lstm_last", "spiking LSTM, last step", "spiking_lstm", None, "linear"),
@@ -248,8 +263,8 @@ def smnist(args):
     for key, _, cell, script, readout in SMNIST_MODELS:
         printed = None if script is None else sl.AUTHORS_SCRIPTS[script]
         net, losses, curve, dt = _fit_classifier(cell, X, y, Xt, yt, sc["mnist_H"], sc["mnist_epochs"],
-                                                 args.seed, bernoulli_encode, 28, printed=printed,
-                                                 readout=readout)
+                                                 args.seed, smnist_encode, 28 * SMNIST_DELAY,
+                                                 printed=printed, readout=readout)
         res[key] = {"test_acc": curve[-1], "curve": curve, "losses": losses, "seconds": dt, "readout": readout}
     s, c = res["spiking_lstm"]["test_acc"], res["lstm"]["test_acc"]
     sl_, cl = res["spiking_lstm_last"]["test_acc"], res["lstm_last"]["test_acc"]
@@ -257,7 +272,7 @@ def smnist(args):
     res["ratio_last"] = sl_ / cl if cl else float("nan")
     p = PAPER["smnist"]
     print("Lotfi Rezaabad & Vishwanath §4.3 / Table 1: sequential MNIST (28 rows = 28 steps, "
-          "Bernoulli pixel spikes redrawn every pass)")
+          f"Bernoulli pixel spikes redrawn every pass, a delay line of {SMNIST_DELAY} rows for every model)")
     print(f"  data: {source}; {len(X)} train / {len(Xt)} test; hidden {sc['mnist_H']} "
           f"(paper {PAPER_SIZES['mnist_H']}); {sc['mnist_epochs']} epochs (paper 2000), batch {BATCH}, "
           f"{_recipe_text()} (paper: Adam 1e-3)")
