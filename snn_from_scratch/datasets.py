@@ -21,6 +21,11 @@ Always available offline: MNIST-1D (:func:`mnist1d`), the 5,000-image MNIST subs
 inside the package (``snn_from_scratch/data/mnist5k``, with its provenance;
 :func:`load_mnist` falls back to it) and the Python documentation topics shipped with
 CPython (``load_text("pydoc")``).
+
+Why this file is long (~750 lines): one small loader per data set of the three papers
+(MNIST-1D, IDX images, EMNIST, the spoken digits with their MFCC front end, text corpora),
+each with the validation that turns a wrong file into a clear error; they share the folder
+logic and the error messages.
 """
 from __future__ import annotations
 

@@ -40,6 +40,10 @@ For tests (and private mirrors) the URL table can be overridden: ``base_url=...`
 the environment variable ``SNN_FETCH_BASE_URL``) replaces every URL by
 ``<base_url>/<NAME>/<filename>``, and :func:`fetch` accepts a whole ``table`` of
 :class:`Resource` entries.
+
+Why this file is long (~460 lines): the pinned table of every data set (URLs, mirrors,
+sizes, checksums) and the transfer logic (resume, retries, verification, atomic rename,
+unpacking) that pooch does not cover (see above).
 """
 from __future__ import annotations
 

@@ -35,6 +35,10 @@ in place.
 
 The rest of the model's life is in two other modules: :mod:`snn_from_scratch.training`
 (the training loop) and :mod:`snn_from_scratch.checkpoint` (save / load).
+
+Why this file is a little over ~350 lines: the model's forward and backward for every
+readout plus the small evaluation helpers the training loop shares; nothing here trains or
+saves.
 """
 from __future__ import annotations
 

@@ -47,6 +47,10 @@ non-detached or detached alike) becomes Affine/Linear + LIF (no synaptic current
 alpha = 1) or CubaLIF, with snnTorch's conventions r = tau_mem/dt and w_in = tau_syn/dt (so
 g = 1 and snnTorch's import reads it back); a subtractive reset has no NIR counterpart and
 is refused.
+
+Why this file is long (~460 lines): NIR in and out for every primitive our cells implement
+(Affine, Linear, LIF, CubaLIF, LI, I, IF, recurrent edges) with the discretization of each,
+and the validation of a foreign graph.
 """
 from __future__ import annotations
 

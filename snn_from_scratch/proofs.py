@@ -19,6 +19,9 @@ flips
     how many perturbations changed a spike, a clip or a switch (a twin then no longer
     follows the real trajectory). 0 means every difference quotient was taken on the
     real network's trajectory.
+
+Why this file is a little over ~350 lines: the proof table itself (every option combination
+of every cell, at generic points) is data, kept in one place with its labels.
 """
 from __future__ import annotations
 

@@ -178,6 +178,12 @@ clipped at b, batch norm of the weighted input; eval mode at a given b reproduce
 numbers, tests/test_authors_ponghiran.py) and ``"snntorch_leaky"`` (the snnTorch ``Leaky``
 neuron De Geeter et al. 2023, Appendix A, train as their baseline: no synaptic current,
 reset to zero, detached, learnable decay 0.9 and threshold 1.0, arctan surrogate with a = 2).
+
+Why this file is long (~900 lines): it holds the membrane shared with gated_lif and every
+option of the three papers' neurons and of the frameworks it is validated against (reset
+timings, recurrence, batch norm, two range estimators); splitting it would separate an
+option's forward from its backward. The math comes first; checks, pass constants and helpers
+follow the step pair.
 """
 from __future__ import annotations
 

@@ -109,6 +109,11 @@ gradient; the authors' three scripts' backward loops as combinations of them
 script uses in :data:`AUTHORS_SCRIPTS`); and what the authors' code does outside the cell
 (:data:`NOTES`). The surrogate widths above are the paper's and the char and FSDD
 scripts'; the MNIST script's differ (erratum "mnist_surrogates").
+
+Why this file is long (~600 lines): after the cell itself (docstring, step pair, sequence
+functions: about 350 lines) comes the errata machinery — the paper's and the authors' three
+scripts' printed backward passes, one switch per discrepancy — which belongs beside the
+derivation it departs from.
 """
 from __future__ import annotations
 

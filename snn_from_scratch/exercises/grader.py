@@ -26,6 +26,10 @@ Three things are then printed per configuration:
 
 :func:`grade` is what the notebooks' test cells call (the hidden tests too, with
 ``hidden=True``: other sizes, seeds and constants); ``exercises check`` calls it on a file.
+
+Why this file is long (~600 lines): grading is one pipeline (load the student's function,
+run it inside the cell on the twins, locate the first departing step, match the known
+mistakes, print the report) whose parts only make sense together.
 """
 from __future__ import annotations
 
