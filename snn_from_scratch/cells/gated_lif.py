@@ -218,16 +218,8 @@ class GatedLIF(MembraneCell):
         A_c = (xW(p["W_c"]) + p["b_c"]).reshape(T, B, -1)
         return (A_f, A_c), None
 
-    def _forward(self, x, state, ops):
-        cfg = self.step_config(observe_range=self.training)
-        A, bn = self._project(x, update=True)
-        Ys, final, steps = self._loop(A, state, cfg, ops)
-        cache = {"x": x, "steps": steps, "cfg": cfg, "final_state": final}
-        if bn is not None:
-            cache["bn"] = bn
-        if cfg.variant == "v2":
-            cache["Yprev"] = Ys[:-1]  # Y[n-1] for every n: the operand of dU_f, dU_c (a view)
-        return Ys[1:], cache
+    def _reads_previous_output(self, cfg):
+        return cfg.variant == "v2"  # Y[n-1] U_f, Y[n-1] U_c: dU_f, dU_c need every Y[n-1]
 
     def _backward(self, dy, cache):
         x, steps, cfg = cache["x"], cache["steps"], cache["cfg"]

@@ -646,8 +646,10 @@ class MembraneCell(Cell):
     multi-bit range ``b`` (buffers ``b``, ``b_ema_biased``, ``b_updates``; with
     ``range_estimator="authors"`` also ``range_min_biased``, ``range_max_biased``,
     ``range_updates``), batch norm's running statistics (``bn_mean*``, ``bn_var*``), the
-    step config and a valid random initial state. Subclasses set ``StepConfig``,
-    ``NORMS`` (the suffixes of their batch norms) and define ``inputs``."""
+    step config, a valid random initial state and the sequence forward. Subclasses set
+    ``StepConfig``, ``NORMS`` (the suffixes of their batch norms) and define ``inputs``,
+    ``_project`` and ``_reads_previous_output(cfg)`` (whether the backward needs every
+    ``Y[t-1]``: the recurrent weights' operand)."""
 
     StepConfig = None
     NORMS = ("",)
@@ -700,6 +702,17 @@ class MembraneCell(Cell):
         if c.reset_timing == "same_step":
             V = reset(V, Y, coefficients(self.params, c)[2], c)
         return self.State(I, V, Y)
+
+    def _forward(self, x, state, ops):
+        cfg = self.step_config(observe_range=self.training)
+        A, bn = self._project(x, update=True)
+        Ys, final, steps = self._loop(A, state, cfg, ops)
+        cache = {"x": x, "steps": steps, "cfg": cfg, "final_state": final}
+        if bn is not None:
+            cache["bn"] = bn
+        if self._reads_previous_output(cfg):
+            cache["Yprev"] = Ys[:-1]  # Y[t-1] for every t: the operand of dU (a view, no copy)
+        return Ys[1:], cache
 
     def _loop(self, A, state, cfg, ops):
         """Run the module's ``step_forward`` over the input projections ``A`` (an array
@@ -830,16 +843,8 @@ class LIF(MembraneCell):
             Z, bn = self._batch_norm("", Z, update)
         return Z.reshape(T, B, -1), bn
 
-    def _forward(self, x, state, ops):
-        cfg = self.step_config(observe_range=self.training)
-        A, bn = self._project(x, update=True)
-        Ys, final, steps = self._loop(A, state, cfg, ops)
-        cache = {"x": x, "steps": steps, "cfg": cfg, "final_state": final}
-        if bn is not None:
-            cache["bn"] = bn
-        if cfg.recurrent:
-            cache["Yprev"] = Ys[:-1]  # Y[t-1] for every t: the operand of dU (a view)
-        return Ys[1:], cache
+    def _reads_previous_output(self, cfg):
+        return cfg.recurrent  # Y[t-1] U: dU needs every Y[t-1]
 
     def _backward(self, dy, cache):
         x, steps, cfg = cache["x"], cache["steps"], cache["cfg"]
